@@ -1,0 +1,1 @@
+"""The data pipeline behind `prepare`: sources, cleaning, dedup, splits, tokenizer, packing."""

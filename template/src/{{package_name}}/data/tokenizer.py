@@ -1,0 +1,55 @@
+"""Byte-level BPE tokenizer (HF `tokenizers`): train on the training split, or load one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+from ..errors import DataError
+
+EOT_TOKEN = "<|endoftext|>"
+BYTE_ALPHABET_SIZE = 256
+
+
+def train_tokenizer(batches: Iterator[list[str]], vocab_size: int, min_frequency: int) -> Tokenizer:
+    """Train a byte-level BPE with an end-of-text special token; any text round-trips."""
+    if vocab_size <= BYTE_ALPHABET_SIZE:
+        raise DataError(
+            f"data.tokenizer.vocab_size={vocab_size} is too small: a byte-level BPE needs more than "
+            f"{BYTE_ALPHABET_SIZE} (the byte alphabet plus {EOT_TOKEN}); try 2048"
+        )
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        min_frequency=min_frequency,
+        special_tokens=[EOT_TOKEN],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(batches, trainer=trainer)
+    return tokenizer
+
+
+def load_tokenizer(path: str | Path) -> Tokenizer:
+    """Load a `tokenizer.json`, which must define the end-of-text token."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise DataError(
+            f"data.tokenizer.path '{path}' does not exist: point it at a tokenizer.json "
+            "or set data.tokenizer.path=null to train one"
+        )
+    try:
+        tokenizer = Tokenizer.from_file(str(path))
+    except Exception as err:  # tokenizers raises a bare Exception on malformed files
+        raise DataError(f"{path} is not a valid tokenizer.json ({err}); use a file saved by HF tokenizers") from err
+    if tokenizer.token_to_id(EOT_TOKEN) is None:
+        raise DataError(f"{path} has no '{EOT_TOKEN}' token: add it as a special token or train a new tokenizer")
+    return tokenizer
+
+
+def eot_id(tokenizer: Tokenizer) -> int:
+    return tokenizer.token_to_id(EOT_TOKEN)

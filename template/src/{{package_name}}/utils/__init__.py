@@ -1,0 +1,1 @@
+"""Helpers shared by the stages: paths, atomic outputs, progress bars, stage running."""
