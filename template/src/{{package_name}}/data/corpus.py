@@ -87,10 +87,10 @@ def corpus_text(num_documents: int = NUM_DOCUMENTS, seed: int = CORPUS_SEED) -> 
 
 def ensure_default_corpus(raw_dir: Path) -> Path:
     """Return the default corpus file, generating it first if it is missing or altered."""
-    path = raw_dir / CORPUS_FILE
-    if not path.is_file() or path.read_text(encoding="utf-8") != corpus_text():
+    path, text = raw_dir / CORPUS_FILE, corpus_text()
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(corpus_text(), encoding="utf-8")
+        tmp.write_text(text, encoding="utf-8")
         tmp.replace(path)
     return path

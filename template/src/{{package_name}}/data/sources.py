@@ -8,16 +8,15 @@ and checked for UTF-8 while streaming, so a bad file is named before any work st
 from __future__ import annotations
 
 import codecs
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import DataError
+from ..utils.hashing import sha256_file
 from .corpus import ensure_default_corpus
 
 BUILDERS = {".txt": "text", ".jsonl": "json", ".json": "json", ".parquet": "parquet"}
 TEXT_SUFFIXES = {".txt", ".jsonl", ".json"}
-CHUNK_BYTES = 1 << 20
 
 
 @dataclass
@@ -88,25 +87,18 @@ def hash_files(source: Source) -> dict[str, str]:
     """
     hashes: dict[str, str] = {}
     for path in source.files:
-        relative = path.relative_to(source.root).as_posix()
-        digest = hashlib.sha256()
-        decoder = codecs.getincrementaldecoder("utf-8")() if path.suffix.lower() in TEXT_SUFFIXES else None
+        is_text = path.suffix.lower() in TEXT_SUFFIXES
+        decoder = codecs.getincrementaldecoder("utf-8")()
         try:
-            with path.open("rb") as handle:
-                while chunk := handle.read(CHUNK_BYTES):
-                    digest.update(chunk)
-                    if decoder:
-                        decoder.decode(chunk)
-                if decoder:
-                    decoder.decode(b"", final=True)
+            hashes[path.relative_to(source.root).as_posix()] = sha256_file(path, decoder.decode if is_text else None)
+            decoder.decode(b"", final=True)
         except PermissionError as err:
             raise DataError(f"cannot read {path}: permission denied; fix its permissions or remove it") from err
         except UnicodeDecodeError as err:
             raise DataError(
-                f"{path} is not valid UTF-8 (byte {err.start} in a chunk: {err.reason}); "
+                f"{path} is not valid UTF-8 ({err.reason}); "
                 "re-encode it as UTF-8 (e.g. `iconv -f latin1 -t utf-8`) or remove it"
             ) from err
-        hashes[relative] = digest.hexdigest()
     return hashes
 
 
