@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -20,8 +21,21 @@ def project_root() -> str:
     return os.getcwd()
 
 
+def run_id() -> str:
+    """One name for the run directory shared by every process of a run.
+
+    Launchers that start all ranks themselves (torchrun, SLURM) give each process the same id;
+    otherwise a timestamp, which Lightning passes on to the DDP processes it starts.
+    """
+    for variable in ("RUN_ID", "TORCHELASTIC_RUN_ID", "SLURM_JOB_ID"):
+        if os.environ.get(variable, "none") != "none":
+            return os.environ[variable]
+    return datetime.now().strftime("%Y-%m-%d_%H-%M-%S-%f")
+
+
 def register_resolvers() -> None:
     OmegaConf.register_new_resolver("project_root", project_root, replace=True)
+    OmegaConf.register_new_resolver("run_id", run_id, replace=True, use_cache=True)
 
 
 def config_dir() -> str:

@@ -15,16 +15,21 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from ..errors import UserError
+from .ranks import global_rank
 
 
 def run_stage(work: Callable[[DictConfig], dict], cfg: DictConfig) -> dict:
     try:
         summary = work(cfg)
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
+    except Exception as err:
+        cause = user_error(err)
+        if cause is None:
+            raise
+        print(f"error: {cause}", file=sys.stderr)
         raise SystemExit(2) from None
-    path = write_summary(summary, Path(HydraConfig.get().runtime.output_dir))
-    print(path, flush=True)
+    if global_rank() == 0:  # under DDP every rank runs the stage; one writes the summary
+        path = write_summary(summary, Path(HydraConfig.get().runtime.output_dir))
+        print(path, flush=True)
     return summary
 
 
@@ -32,3 +37,10 @@ def write_summary(summary: dict, run_dir: Path) -> Path:
     path = run_dir / "summary.json"
     path.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return path
+
+
+def user_error(err: BaseException | None) -> UserError | None:
+    """The UserError behind `err`, also when wrapped (Hydra wraps errors raised in `_target_`s)."""
+    while err is not None and not isinstance(err, UserError):
+        err = err.__cause__ or err.__context__
+    return err

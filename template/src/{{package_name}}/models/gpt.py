@@ -1,0 +1,297 @@
+"""A GPT decoder in the style of nanoGPT: learned or rotary positions, dense or mixture-of-experts MLPs."""
+
+from __future__ import annotations
+
+import inspect
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+from torch.nn import functional as F
+
+from .moe import MoE
+
+
+@dataclass
+class GPTConfig:
+    vocab_size: int = 50304  # GPT-2's 50257 padded up to a multiple of 64 for speed
+    block_size: int = 1024
+    n_layer: int = 12
+    n_head: int = 12
+    n_embd: int = 768
+    dropout: float = 0.0
+    bias: bool = True  # biases in Linear and LayerNorm, as GPT-2; False is a little faster
+    position: str = "learned"  # "learned" (GPT-2's wpe table) or "rope" (rotary q/k)
+    rope_theta: float = 10000.0
+    moe_experts: int = 0  # 0 = a dense MLP in every block
+    moe_top_k: int = 2
+    moe_aux_weight: float = 0.01
+
+    def __post_init__(self) -> None:
+        if self.n_embd % self.n_head:
+            raise ValueError(f"n_embd={self.n_embd} is not divisible by n_head={self.n_head}: change either one.")
+        if self.position not in ("learned", "rope"):
+            raise ValueError(f"position={self.position!r} is unknown: use 'learned' or 'rope'.")
+        if self.position == "rope" and (self.n_embd // self.n_head) % 2:
+            head_size = self.n_embd // self.n_head
+            raise ValueError(f"position='rope' needs an even head size, not {head_size}: change n_head.")
+        if self.moe_experts < 0:
+            raise ValueError(f"moe_experts={self.moe_experts} is negative: use 0 for a dense MLP.")
+        if self.moe_experts > 0 and not 0 < self.moe_top_k <= self.moe_experts:
+            raise ValueError(
+                f"moe_top_k={self.moe_top_k} must be between 1 and moe_experts={self.moe_experts}: change moe_top_k."
+            )
+
+
+class KVCache:
+    """Keys and values of every layer for the tokens seen so far, so that decoding feeds one token per step."""
+
+    def __init__(self, n_layer: int) -> None:
+        self.keys: list[torch.Tensor | None] = [None] * n_layer
+        self.values: list[torch.Tensor | None] = [None] * n_layer
+        self.length = 0  # tokens already cached; GPT.forward advances it after all layers have appended
+
+    def append(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Add one layer's new (B, H, T, D) keys and values; return the cached ones followed by the new ones."""
+        if self.keys[layer] is not None:
+            k = torch.cat([self.keys[layer], k], dim=2)
+            v = torch.cat([self.values[layer], v], dim=2)
+        self.keys[layer], self.values[layer] = k, v
+        return k, v
+
+
+def rope_tables(head_dim: int, length: int, theta: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cosines and sines (length, head_dim) of the rotary angles, one frequency per pair of channels."""
+    inv_freq = 1.0 / theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim)
+    angles = torch.outer(torch.arange(length, dtype=torch.float32), inv_freq)
+    angles = torch.cat([angles, angles], dim=-1)
+    return angles.cos(), angles.sin()
+
+
+def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate each (i, i + D/2) channel pair of x (B, H, T, D) by its position's angle."""
+    x1, x2 = x.chunk(2, dim=-1)
+    return (x * cos + torch.cat([-x2, x1], dim=-1) * sin).type_as(x)
+
+
+class CausalSelfAttention(nn.Module):
+    """Multi-head self-attention over earlier positions only; optionally reads and extends a KV cache."""
+
+    def __init__(self, config: GPTConfig, layer_idx: int = 0) -> None:
+        super().__init__()
+        self.n_head, self.n_embd, self.dropout = config.n_head, config.n_embd, config.dropout
+        self.layer_idx = layer_idx  # this layer's slot in a KVCache
+        self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
+        self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
+        self.resid_dropout = nn.Dropout(config.dropout)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        rope: tuple[torch.Tensor, torch.Tensor] | None = None,
+        kv_cache: KVCache | None = None,
+    ) -> torch.Tensor:
+        B, T, C = x.shape
+        q, k, v = self.c_attn(x).split(self.n_embd, dim=2)
+        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
+        if rope is not None:
+            q, k = apply_rotary(q, *rope), apply_rotary(k, *rope)
+        past = 0
+        if kv_cache is not None:
+            past = kv_cache.length
+            k, v = kv_cache.append(self.layer_idx, k, v)
+        dropout = self.dropout if self.training else 0.0
+        if past == 0:
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, is_causal=True)
+        else:
+            # Query i sits at position past + i and may see keys 0 .. past + i.
+            mask = torch.ones(T, past + T, dtype=torch.bool, device=x.device).tril(diagonal=past)
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
+        y = y.transpose(1, 2).contiguous().view(B, T, C)
+        return self.resid_dropout(self.c_proj(y))
+
+
+class MLP(nn.Module):
+    """Position-wise feed-forward network: 4x expansion and GPT-2's tanh-approximated GELU."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
+        self.gelu = nn.GELU(approximate="tanh")
+        self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block: x + attn(ln_1(x)), then x + mlp(ln_2(x))."""
+
+    def __init__(self, config: GPTConfig, layer_idx: int = 0) -> None:
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.attn = CausalSelfAttention(config, layer_idx)
+        self.ln_2 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.mlp = MoE(config, MLP) if config.moe_experts > 0 else MLP(config)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        rope: tuple[torch.Tensor, torch.Tensor] | None = None,
+        kv_cache: KVCache | None = None,
+    ) -> torch.Tensor:
+        x = x + self.attn(self.ln_1(x), rope, kv_cache)
+        return x + self.mlp(self.ln_2(x))
+
+
+class GPT(nn.Module):
+    """The language model: token (and position) embeddings, a stack of blocks, and a tied output head."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.transformer = nn.ModuleDict(
+            dict(
+                wte=nn.Embedding(config.vocab_size, config.n_embd),
+                drop=nn.Dropout(config.dropout),
+                h=nn.ModuleList(Block(config, i) for i in range(config.n_layer)),
+                ln_f=nn.LayerNorm(config.n_embd, bias=config.bias),
+            )
+        )
+        if config.position == "learned":
+            self.transformer.wpe = nn.Embedding(config.block_size, config.n_embd)
+        else:  # rotary tables are a pure function of the config, so they stay out of checkpoints
+            cos, sin = rope_tables(config.n_embd // config.n_head, config.block_size, config.rope_theta)
+            self.register_buffer("rope_cos", cos, persistent=False)
+            self.register_buffer("rope_sin", sin, persistent=False)
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        self.transformer.wte.weight = self.lm_head.weight  # weight tying, as GPT-2
+        self.aux_loss = torch.zeros(())  # summed MoE load-balancing loss of the last forward
+
+        self.apply(self._init_weights)
+        for name, param in self.named_parameters():  # residual projections: GPT-2's scaled init
+            if name.endswith("c_proj.weight"):
+                nn.init.normal_(param, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
+
+    def _init_weights(self, module: nn.Module) -> None:
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+
+    def forward(
+        self, idx: torch.Tensor, targets: torch.Tensor | None = None, kv_cache: KVCache | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Logits (B, T, vocab) for every position of idx (B, T), and the loss when targets are given.
+
+        With a kv_cache, idx continues the cached tokens: positions start at the cached length.
+        """
+        T = idx.size(1)
+        start = kv_cache.length if kv_cache is not None else 0
+        if start + T > self.config.block_size:
+            raise ValueError(
+                f"Sequence of {start + T} tokens exceeds block_size={self.config.block_size}: "
+                "feed shorter inputs or build the model with a larger block_size."
+            )
+        x = self.transformer.wte(idx)
+        rope = None
+        if self.config.position == "learned":
+            x = x + self.transformer.wpe(torch.arange(start, start + T, device=idx.device))
+        else:
+            rope = (self.rope_cos[start : start + T], self.rope_sin[start : start + T])
+        x = self.transformer.drop(x)
+        for block in self.transformer.h:
+            x = block(x, rope, kv_cache)
+        if kv_cache is not None:
+            kv_cache.length += T
+        logits = self.lm_head(self.transformer.ln_f(x))
+
+        aux = [block.mlp.aux_loss for block in self.transformer.h if isinstance(block.mlp, MoE)]
+        self.aux_loss = torch.stack(aux).sum() if aux else logits.new_zeros(())
+        loss = None
+        if targets is not None:
+            loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1), ignore_index=-1)
+            if aux:
+                loss = loss + self.config.moe_aux_weight * self.aux_loss
+        return logits, loss
+
+    @torch.no_grad()
+    def generate(
+        self,
+        idx: torch.Tensor,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        eos_token_id: int | None = None,
+    ) -> torch.Tensor:
+        """Continue idx (B, T): prefill once, then one token per step through a KV cache.
+
+        temperature 0 is greedy. Rows that produced eos_token_id keep emitting it; generation stops
+        when all rows have. The result never exceeds block_size tokens. Call model.eval() first.
+        """
+        max_new_tokens = min(max_new_tokens, self.config.block_size - idx.size(1))
+        kv_cache = KVCache(self.config.n_layer)
+        logits, _ = self(idx, kv_cache=kv_cache)
+        finished = torch.zeros(idx.size(0), dtype=torch.bool, device=idx.device)
+        for step in range(max_new_tokens):
+            next_token = self._sample(logits[:, -1, :], temperature, top_k)
+            if eos_token_id is not None:
+                next_token = next_token.masked_fill(finished, eos_token_id)
+                finished |= next_token == eos_token_id
+            idx = torch.cat([idx, next_token[:, None]], dim=1)
+            if finished.all() or step == max_new_tokens - 1:
+                break
+            logits, _ = self(next_token[:, None], kv_cache=kv_cache)
+        return idx
+
+    @staticmethod
+    def _sample(logits: torch.Tensor, temperature: float, top_k: int | None) -> torch.Tensor:
+        """One token id per row from the last position's logits (B, vocab)."""
+        if temperature == 0:
+            return logits.argmax(dim=-1)
+        logits = logits / temperature
+        if top_k is not None:
+            kth = torch.topk(logits, min(top_k, logits.size(-1))).values[:, [-1]]
+            logits = logits.masked_fill(logits < kth, -float("inf"))
+        return torch.multinomial(F.softmax(logits, dim=-1), num_samples=1).squeeze(1)
+
+    def configure_optimizers(
+        self, weight_decay: float, learning_rate: float, betas: tuple[float, float], device_type: str
+    ) -> torch.optim.AdamW:
+        """AdamW that decays the matrices (Linear and Embedding weights) but not biases or LayerNorms.
+
+        Parameters are told apart by role rather than by p.dim(), which FSDP's flattened shards hide.
+        """
+        norms = {id(p) for m in self.modules() if isinstance(m, nn.LayerNorm) for p in m.parameters()}
+        decay, no_decay = [], []
+        for name, param in self.named_parameters():  # a tied weight is listed once
+            if param.requires_grad:
+                (no_decay if name.endswith("bias") or id(param) in norms else decay).append(param)
+        groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        fused = device_type == "cuda" and "fused" in inspect.signature(torch.optim.AdamW).parameters
+        return torch.optim.AdamW(groups, lr=learning_rate, betas=betas, **({"fused": True} if fused else {}))
+
+    def num_params(self, non_embedding: bool = True) -> int:
+        """Parameter count; non_embedding leaves out the position table (the tied wte is the output head)."""
+        n = sum(p.numel() for p in self.parameters())
+        if non_embedding and self.config.position == "learned":
+            n -= self.transformer.wpe.weight.numel()
+        return n
+
+    def flops_per_token(self) -> int:
+        """Training FLOPs per token (forward and backward), as nanoGPT's estimate; only active experts count."""
+        cfg = self.config
+        n = self.num_params()
+        if cfg.moe_experts > 0:
+            expert = sum(p.numel() for p in self.transformer.h[0].mlp.experts[0].parameters())
+            n -= cfg.n_layer * (cfg.moe_experts - cfg.moe_top_k) * expert
+        L, H, Q, T = cfg.n_layer, cfg.n_head, cfg.n_embd // cfg.n_head, cfg.block_size
+        return 6 * n + 12 * L * H * Q * T
+
+    def estimate_mfu(self, tokens_per_s: float, peak_flops: float) -> float:
+        """Model FLOPs utilisation: achieved training FLOP/s as a fraction of peak_flops (e.g. 989e12 for H100)."""
+        return self.flops_per_token() * tokens_per_s / peak_flops

@@ -1,0 +1,1 @@
+"""Lightning training: data module, LightningModule, callbacks, checkpointing, strategies."""

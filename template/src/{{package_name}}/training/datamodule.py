@@ -1,0 +1,143 @@
+"""A LightningDataModule over the packed token files written by `prepare`.
+
+Training reads random windows; the window of global sample `i` depends only on `(seed, i)`,
+so a resumed run continues at exactly the same data position and every DDP rank reads
+different samples (rank `r` of `w` takes samples r, r+w, r+2w, ...). Validation and test read
+fixed, non-overlapping windows, also split across ranks.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from ..errors import UserError
+
+SPLITS = ("train", "val", "test")
+
+
+class RandomWindows(Dataset):
+    """`(x, y)` windows of `block_size` tokens at seeded random offsets, indexed by sample."""
+
+    def __init__(self, path: Path, dtype: str, block_size: int, seed: int, num_samples: int):
+        self.path, self.dtype, self.block_size = path, dtype, block_size
+        self.seed, self.num_samples = seed, num_samples
+        self.num_starts = tokens_in(path, dtype) - block_size
+        self._tokens = None
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        start = int(np.random.default_rng([self.seed, index]).integers(self.num_starts))
+        return window(self._memmap(), start, self.block_size)
+
+    def _memmap(self) -> np.memmap:
+        if self._tokens is None:  # opened lazily so that dataloader workers each map the file
+            self._tokens = np.memmap(self.path, dtype=self.dtype, mode="r")
+        return self._tokens
+
+
+class FixedWindows(RandomWindows):
+    """Consecutive non-overlapping windows from the start of the split (val / test)."""
+
+    def __init__(self, path: Path, dtype: str, block_size: int):
+        super().__init__(path, dtype, block_size, seed=0, num_samples=0)
+        self.num_samples = self.num_starts // block_size
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return window(self._memmap(), index * self.block_size, self.block_size)
+
+
+class RankSampler(Sampler[int]):
+    """Sample indices `first*world + rank, (first+1)*world + rank, ...` below `count*world`.
+
+    Its length is always the whole epoch (`count`): on resume Lightning counts the batches it
+    already trained as part of the epoch, while iteration starts after them, at `first`.
+    """
+
+    def __init__(self, first: int, count: int, rank: int, world_size: int):
+        self.first, self.count, self.rank, self.world_size = first, count, rank, world_size
+
+    def __iter__(self):
+        return (k * self.world_size + self.rank for k in range(self.first, self.count))
+
+    def __len__(self) -> int:
+        return self.count
+
+
+def window(tokens: np.memmap, start: int, block_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    chunk = torch.from_numpy(tokens[start : start + block_size + 1].astype(np.int64))
+    return chunk[:-1], chunk[1:]
+
+
+def tokens_in(path: Path, dtype: str) -> int:
+    return path.stat().st_size // np.dtype(dtype).itemsize
+
+
+class PackedDataModule(L.LightningDataModule):
+    def __init__(self, data_dir: str, block_size: int, batch_size: int, num_workers: int = 0, seed: int = 1337):
+        super().__init__()
+        self.data_dir = Path(data_dir)
+        self.block_size, self.batch_size = block_size, batch_size
+        self.num_workers, self.seed = num_workers, seed
+        self.meta = read_meta(self.data_dir)
+        for split in SPLITS:
+            available = self.meta["tokens"][split]
+            if available <= block_size:
+                raise UserError(
+                    f"the context length {block_size} does not fit the {split} split ({available} tokens): "
+                    "lower model.block_size or prepare more data"
+                )
+
+    @property
+    def vocab_size(self) -> int:
+        return self.meta["vocab_size"]
+
+    def train_dataloader(self) -> DataLoader:
+        trainer = self.trainer
+        per_step = self.batch_size * trainer.accumulate_grad_batches
+        rank, world = trainer.global_rank, trainer.world_size
+        # Global sample k*world+rank is the k-th sample of this rank; resume skips what was trained.
+        first, count = trainer.global_step * per_step, trainer.max_steps * per_step
+        dataset = RandomWindows(self._path("train"), self.meta["dtype"], self.block_size, self.seed, count * world)
+        return self._loader(dataset, RankSampler(first, count, rank, world))
+
+    def val_dataloader(self) -> DataLoader:
+        return self._eval_loader("val")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._eval_loader("test")
+
+    def _eval_loader(self, split: str) -> DataLoader:
+        dataset = FixedWindows(self._path(split), self.meta["dtype"], self.block_size)
+        rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
+        count = (len(dataset) - rank + world - 1) // world  # windows rank, rank+world, ... below len
+        return self._loader(dataset, RankSampler(0, count, rank, world))
+
+    def _loader(self, dataset: Dataset, sampler: Sampler) -> DataLoader:
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            sampler=sampler,
+            num_workers=self.num_workers,
+            pin_memory=torch.cuda.is_available(),
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def _path(self, split: str) -> Path:
+        return self.data_dir / f"{split}.bin"
+
+
+def read_meta(data_dir: Path) -> dict:
+    """meta.json of a prepared data set; a clear error when `prepare` has not run."""
+    meta_path = Path(data_dir) / "meta.json"
+    if not meta_path.is_file():
+        package = __package__.split(".")[0]
+        raise UserError(f"no prepared data in {data_dir}: run `python -m {package}.prepare` first")
+    return json.loads(meta_path.read_text(encoding="utf-8"))
