@@ -15,12 +15,13 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PIP) -e ".[test]"
 	touch $@
 
-# Generate a project with the default answers and run its pipeline end to end on CPU.
+# Generate a project with the default answers and run its pipeline end to end on CPU:
+# prepare -> train (experiment=smoke, about a minute) -> evaluate.
 demo: $(VENV)/.installed
 	rm -rf $(DEMO_DIR)
 	$(VENV)/bin/llm-scaffold new $(DEMO_DIR) --defaults --quiet
 	$(PIP) -e $(DEMO_DIR)
-	cd $(DEMO_DIR) && $(abspath $(PY)) -m my_llm.prepare
+	$(MAKE) -C $(DEMO_DIR) demo PY=$(abspath $(PY))
 
 test: $(VENV)/.installed
 	$(PY) -m pytest

@@ -1,4 +1,5 @@
-"""The generated project for real: installed into this environment, its stages and its tests run."""
+"""The generated project for real: installed into this environment, prepare -> train -> evaluate
+run as a user runs them, then its own test suite."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def install(project: Path) -> None:
     [{}, {"project_name": "Ünïcode Chat-LLM 2", "python_version": "3.10", "ci": "none", "license": "Apache-2.0"}],
     ids=["defaults", "unicode-py310"],
 )
-def test_generated_project_prepares_data_and_passes_its_own_tests(template_repo, tmp_path, answers):
+def test_generated_project_runs_its_pipeline_and_passes_its_own_tests(template_repo, tmp_path, answers):
     project = create_project(tmp_path / "project", template=str(template_repo), data=answers, defaults=True, quiet=True)
     package = yaml.safe_load((project / ".copier-answers.yml").read_text())["package_name"]
     install(project)
@@ -51,6 +52,18 @@ def test_generated_project_prepares_data_and_passes_its_own_tests(template_repo,
     train = np.memmap(project / "data" / "processed" / "train.bin", dtype=meta["dtype"], mode="r")
     assert train.size == summary["train_tokens"] and int(train.max()) < summary["vocab_size"]
     assert git(project, "status", "--porcelain") == "", "data and logs must be git-ignored"
+
+    # The demo's training: the full smoke experiment for the defaults, a short one otherwise.
+    short = [] if not answers else ["trainer.max_steps=40", "trainer.val_check_interval=20"]
+    trained = run(sys.executable, "-m", f"{package}.train", "experiment=smoke", *short, cwd=project)
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    training = json.loads(Path(trained.stdout.strip().splitlines()[-1]).read_text())
+    assert training["val_loss_last"] < 0.5 * training["val_loss_first"], training
+    assert training["global_step"] == (40 if short else 300)
+    evaluated = run(sys.executable, "-m", f"{package}.evaluate", f"ckpt_path={training['checkpoint']}", cwd=project)
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    evaluation = json.loads(Path(evaluated.stdout.strip().splitlines()[-1]).read_text())
+    assert evaluation["test_loss"] < 0.5 * training["val_loss_first"]
 
     tests = run(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=project)
     assert tests.returncode == 0, tests.stdout[-3000:] + tests.stderr[-3000:]
