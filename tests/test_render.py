@@ -26,7 +26,7 @@ COMBINATIONS = {
     },
     "none-proprietary-py310": {
         "project_name": "Acme Search",
-        "package_name": "acme_search",
+        "package_name": "acme_search_assistant_for_internal_docs1",  # the longest allowed: 40
         "ci": "none",
         "license": "Proprietary",
         "logger": "wandb",
@@ -78,10 +78,14 @@ def test_render_combination(render, combo):
 
     init = (project / "src" / package / "__init__.py").read_text()
     assert ast.get_docstring(ast.parse(init)) == f"{recorded['project_name']}: {recorded['description']}"
-    for stage_file in ("prepare.py", "bench.py", "data/pipeline.py", "data/corpus.py"):
-        assert (project / "src" / package / stage_file).is_file()
-    for config in ("prepare.yaml", "data/default.yaml", "paths/default.yaml", "hydra/default.yaml"):
-        assert (project / "configs" / config).is_file()
+    for module in ("prepare.py", "train.py", "evaluate.py", "bench/__main__.py", "data/pipeline.py", "models/gpt.py"):
+        assert (project / "src" / package / module).is_file()
+    configs = ["prepare", "train", "evaluate", "data/default", "paths/default", "hydra/default", "experiment/smoke"]
+    configs += [f"trainer/{name}" for name in ("cpu", "gpu", "ddp", "ddp_cpu", "fsdp", "multinode")]
+    configs += [f"model/{name}" for name in ("tiny", "small", "gpt2_124m")]
+    for config in configs:
+        assert (project / "configs" / f"{config}.yaml").is_file()
+    assert f"logger: {recorded['logger']}" in (project / "configs" / "train.yaml").read_text()
     assert f"python -m {package}.prepare" in (project / "README.md").read_text()
     assert f"-m {package}.prepare" in (project / "Makefile").read_text()
 

@@ -1,0 +1,16 @@
+"""Benchmarks of this project's own stages: `make bench`, or `python -m <package>.bench data|train`.
+
+`data` measures the prepare stage on generated corpora, each number against a baseline run in
+this same script (absolute times on shared machines mean little):
+- tokenize+pack throughput with `data.num_proc` workers vs a single-process, per-document
+  `tokenizer.encode` loop over the same documents and tokenizer;
+- peak memory (RSS of the whole process tree) of `prepare` on a corpus 4x larger vs 1x.
+
+`train` measures training throughput (tokens/s) of the project's Lightning step (GPTLitModule in a
+lean Trainer) against a plain PyTorch loop with the same model, data windows, AdamW, LR schedule,
+gradient clipping and precision, for the `small` and `tiny` model presets on random tokens:
+- the ratio lightning/plain (1.0: Lightning costs nothing), the sides' runs interleaved, each
+  step's fastest run counting (on the CPU);
+- MFU of both sides: model FLOPs per second over a peak, on the CPU an fp32 matmul measured here
+  at the same thread count, on CUDA (`--device cuda`, bf16-mixed) `--peak-tflops`.
+"""
