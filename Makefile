@@ -23,7 +23,7 @@ demo: $(VENV)/.installed
 	$(PIP) -e $(DEMO_DIR)
 	$(MAKE) -C $(DEMO_DIR) demo PY=$(abspath $(PY))
 
-test: $(VENV)/.installed
+test: lint
 	$(PY) -m pytest
 
 lint: $(VENV)/.installed

@@ -5,16 +5,21 @@ Only this module prints and chooses exit codes; the library raises typed errors.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
 
-from generator import __version__
+from generator import __version__, template_source, versions
+from generator.check import check_project
+from generator.diff import diff_project
 from generator.errors import ScaffoldError
 from generator.new import create_project
 from generator.template_source import ENV_VAR
+from generator.update import update_project
 
 app = typer.Typer(
     name="llm-scaffold",
@@ -24,6 +29,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console(stderr=True)
+T = TypeVar("T")
+
+
+def run_or_exit(work: Callable[[], T]) -> T:
+    """Call the library; a ScaffoldError becomes one `error:` line and its exit code."""
+    try:
+        return work()
+    except ScaffoldError as err:
+        console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
+        raise typer.Exit(err.exit_code) from None
 
 
 def parse_data(pairs: list[str]) -> dict[str, str]:
@@ -59,7 +74,9 @@ def new(
         str | None,
         typer.Option(help=f"Template path or git URL (default: ${ENV_VAR}, else this package's checkout)."),
     ] = None,
-    vcs_ref: Annotated[str | None, typer.Option(help="Template git tag, branch or commit (default: latest tag).")] = None,
+    vcs_ref: Annotated[
+        str | None, typer.Option(help="Template git tag, branch or commit (default: latest tag).")
+    ] = None,
     data: Annotated[
         list[str] | None,
         typer.Option("--data", "-d", help="Answer a question: -d key=value (repeatable)."),
@@ -75,14 +92,107 @@ def new(
     """
     answers = parse_data(data or [])
     try:
-        path = create_project(dest, template=template, vcs_ref=vcs_ref, data=answers, defaults=defaults, quiet=quiet)
-    except ScaffoldError as err:
-        console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
-        raise typer.Exit(err.exit_code) from None
+        path = run_or_exit(
+            lambda: create_project(
+                dest, template=template, vcs_ref=vcs_ref, data=answers, defaults=defaults, quiet=quiet
+            )
+        )
     except KeyboardInterrupt:
         console.print("[yellow]interrupted:[/yellow] nothing was written.")
         raise typer.Exit(130) from None
     console.print(f"[green]Created[/green] {path}", highlight=False)
+
+
+ProjectPath = Annotated[Path, typer.Argument(help="The generated project (default: the current folder).")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON report.")]
+
+
+@app.command()
+def update(
+    path: ProjectPath = Path("."),
+    to: Annotated[str | None, typer.Option(help="Template version to move to (default: the latest tag).")] = None,
+    conflict: Annotated[
+        str, typer.Option(help="inline: conflict markers in files; rej: .rej files beside them.")
+    ] = "inline",
+    dry_run: Annotated[bool, typer.Option(help="Show the diff the update would apply; change nothing.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Update a project to a newer template version (3-way merge: your edits are kept).
+
+    Exit codes: 0 updated or already current, 1 conflicts left to resolve, 2 error (repository unchanged).
+    """
+    if conflict not in ("inline", "rej"):
+        raise typer.BadParameter("use inline or rej", param_hint="--conflict")
+    result = run_or_exit(lambda: update_project(path, to=to, conflict=conflict, dry_run=dry_run))
+    if as_json:
+        typer.echo(json.dumps({**vars(result), "path": str(result.path)}, indent=2))
+    elif result.status == "current":
+        console.print(f"{result.path} is already at {result.to_version}.", highlight=False)
+    elif result.status == "dry-run":
+        typer.echo(result.diff, nl=False)
+        console.print(
+            f"dry run: {result.from_version} -> {result.to_version} would change {len(result.changed)} file(s)"
+            f"{f' with conflicts in {len(result.conflicts)}' if result.conflicts else ''}; nothing was changed."
+        )
+    else:
+        console.print(
+            f"Updated {result.path} from {result.from_version} to {result.to_version}: "
+            f"{len(result.changed)} file(s) changed. Review with `git diff`, then commit.",
+            highlight=False,
+        )
+    if result.conflicts:
+        console.print("[yellow]Conflicts to resolve:[/yellow]\n  " + "\n  ".join(result.conflicts), highlight=False)
+        raise typer.Exit(1)
+
+
+@app.command()
+def check(path: ProjectPath = Path("."), as_json: JsonOption = False) -> None:
+    """Is the project behind its template, has a managed file drifted, are conflicts unresolved?
+
+    Exit codes: 0 current and clean, 1 behind, drifted or conflicted, 2 error.
+    Declare files you change on purpose in pyproject.toml: [tool.llm-scaffold] owned = ["README.md"].
+    """
+    report = run_or_exit(lambda: check_project(path))
+    if as_json:
+        typer.echo(json.dumps(report.as_dict(), indent=2))
+    else:
+        latest = f", latest {report.latest}" if report.latest else ""
+        console.print(f"{report.path}: template {report.version or 'unversioned'}{latest}", highlight=False)
+        if report.behind:
+            console.print(f"  behind: run `llm-scaffold update` to move to {report.latest}", highlight=False)
+        for name in report.drifted:
+            console.print(f"  drifted: {name}", highlight=False)
+        for name in report.conflicts:
+            console.print(f"  unresolved conflict markers: {name}", highlight=False)
+        if report.ok:
+            console.print("  ok: current, no drift, no conflicts")
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command()
+def diff(path: ProjectPath = Path(".")) -> None:
+    """Show how the project differs from a fresh render of its own template version."""
+    typer.echo(run_or_exit(lambda: diff_project(path)), nl=False)
+
+
+@app.command(name="versions")
+def list_versions(
+    template: Annotated[str | None, typer.Option(help=f"Template path or git URL (default: ${ENV_VAR}).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List the template's versions (git tags) with their CHANGELOG lines."""
+    source = run_or_exit(lambda: template_source.resolve(template))
+    tags = run_or_exit(lambda: versions.list_versions(source))
+    notes = versions.changelog(source)
+    if as_json:
+        typer.echo(json.dumps([{"version": tag, "changes": notes.get(tag, "")} for tag in tags], indent=2))
+        return
+    if not tags:
+        console.print(f"{source} has no version tags yet.", highlight=False)
+    for tag in reversed(tags):
+        typer.echo(tag)
+        for line in notes.get(tag, "").splitlines():
+            typer.echo(f"  {line}")
 
 
 def main() -> None:

@@ -21,3 +21,19 @@ class DestinationError(ScaffoldError):
 
 class GenerationError(ScaffoldError):
     """Rendering or a post-generation task failed; nothing was left behind."""
+
+
+class ProjectError(ScaffoldError):
+    """The folder is not a usable generated project (no answers file, no git, bad source)."""
+
+
+class DirtyTreeError(ScaffoldError):
+    """The project has uncommitted changes; an update would mix them with the template's."""
+
+
+class VersionError(ScaffoldError):
+    """The requested template version does not exist or would be a downgrade."""
+
+
+class UpdateError(ScaffoldError):
+    """The update failed midway; the repository was restored to its state before."""

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import REPO_ROOT, copy_template, git
 from typer.testing import CliRunner
 
-from conftest import REPO_ROOT, copy_template, git
 from generator import template_source
 from generator.cli import app
 from generator.errors import GenerationError, TemplateSourceError
@@ -46,7 +46,10 @@ def test_template_from_environment_and_from_this_checkout(template_repo, tmp_pat
     assert template_source.resolve() == str(template_repo)
     monkeypatch.delenv(template_source.ENV_VAR)
     assert template_source.resolve() == str(REPO_ROOT)
-    assert template_source.resolve("https://github.com/acme/llm-template.git") == "https://github.com/acme/llm-template.git"
+    assert (
+        template_source.resolve("https://github.com/acme/llm-template.git")
+        == "https://github.com/acme/llm-template.git"
+    )
     monkeypatch.setattr(template_source, "CHECKOUT", tmp_path)
     with pytest.raises(TemplateSourceError, match="pass --template"):
         template_source.resolve()

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-
 from conftest import git
+
 from generator.new import create_project
 
 pytestmark = pytest.mark.slow
@@ -72,7 +72,9 @@ def test_generated_project_runs_its_pipeline_and_passes_its_own_tests(template_r
 
 def test_plain_copier_cli_generates_the_project(template_repo, tmp_path):
     dest = tmp_path / "plain"
-    result = run(sys.executable, "-m", "copier", "copy", "--trust", "--defaults", str(template_repo), str(dest), cwd=tmp_path)
+    result = run(
+        sys.executable, "-m", "copier", "copy", "--trust", "--defaults", str(template_repo), str(dest), cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     recorded = yaml.safe_load((dest / ".copier-answers.yml").read_text())
     assert recorded["package_name"] == "my_llm" and recorded["_src_path"] == str(template_repo)

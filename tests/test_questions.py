@@ -78,7 +78,9 @@ def test_library_refuses_bad_answers_and_writes_nothing(template_repo, tmp_path,
 @pytest.mark.parametrize(("key", "value", "message"), BAD_ANSWERS[::3])
 def test_cli_refuses_bad_answers_with_exit_code_2(template_repo, tmp_path, key, value, message):
     dest = tmp_path / "project"
-    result = CliRunner().invoke(app, ["new", str(dest), "--template", str(template_repo), "--defaults", "-d", f"{key}={value}"])
+    result = CliRunner().invoke(
+        app, ["new", str(dest), "--template", str(template_repo), "--defaults", "-d", f"{key}={value}"]
+    )
     assert result.exit_code == 2, result.output
     assert message in " ".join(result.output.split())
     assert not dest.exists()
@@ -95,7 +97,18 @@ def test_fixes_are_suggested(template_repo, tmp_path):
 def test_plain_copier_refuses_bad_answers_too(template_repo, tmp_path, key, value):
     dest = tmp_path / "project"
     result = subprocess.run(
-        [sys.executable, "-m", "copier", "copy", "--trust", "--defaults", "-d", f"{key}={value}", str(template_repo), str(dest)],
+        [
+            sys.executable,
+            "-m",
+            "copier",
+            "copy",
+            "--trust",
+            "--defaults",
+            "-d",
+            f"{key}={value}",
+            str(template_repo),
+            str(dest),
+        ],
         capture_output=True,
         text=True,
     )
@@ -106,7 +119,9 @@ def test_plain_copier_refuses_bad_answers_too(template_repo, tmp_path, key, valu
 
 def test_unknown_and_malformed_answers_are_refused(template_repo, tmp_path: Path):
     runner = CliRunner()
-    unknown = runner.invoke(app, ["new", str(tmp_path / "a"), "--template", str(template_repo), "--defaults", "-d", "colour=red"])
+    unknown = runner.invoke(
+        app, ["new", str(tmp_path / "a"), "--template", str(template_repo), "--defaults", "-d", "colour=red"]
+    )
     assert unknown.exit_code == 2 and "unknown question(s) colour" in unknown.output
     malformed = runner.invoke(app, ["new", str(tmp_path / "b"), "--template", str(template_repo), "-d", "project_name"])
     assert malformed.exit_code == 2 and "is not key=value" in malformed.output

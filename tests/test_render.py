@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import TEMPLATE_VERSION, git
 
 COMBINATIONS = {
@@ -40,7 +39,7 @@ COMBINATIONS = {
         "logger": "mlflow",
         "include_docker": True,
         "include_serving": False,
-        "description": "Completes code; quotes \"and\" backslashes \\ survive.",
+        "description": 'Completes code; quotes "and" backslashes \\ survive.',
     },
 }
 LICENSE_MARKERS = {

@@ -1,0 +1,45 @@
+"""`llm-scaffold check`: is the project behind its template, has a managed file drifted,
+are update conflicts left unresolved?"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from generator import versions
+from generator.project import files_with_conflict_markers, open_project
+from generator.reference import drifted, reference_render
+
+
+@dataclass
+class CheckReport:
+    path: str
+    version: str
+    latest: str | None
+    behind: bool
+    drifted: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.behind or self.drifted or self.conflicts)
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "ok": self.ok}
+
+
+def check_project(path: str | Path) -> CheckReport:
+    project = open_project(path)
+    latest = versions.latest_version(project.source)
+    current = versions.parse(project.version)
+    behind = latest is not None and (current is None or versions.parse(latest) > current)
+    with reference_render(project) as reference:
+        changed = drifted(project, reference)
+    return CheckReport(
+        path=str(project.path),
+        version=project.version,
+        latest=latest,
+        behind=behind,
+        drifted=changed,
+        conflicts=files_with_conflict_markers(project.path),
+    )

@@ -1,0 +1,24 @@
+"""`llm-scaffold diff`: the project against a fresh render of its own template version."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+from generator.project import open_project
+from generator.reference import drifted, reference_render
+
+
+def diff_project(path: str | Path) -> str:
+    """A unified diff from the template's render (a/) to the project (b/) for every drifted file."""
+    project = open_project(path)
+    chunks = []
+    with reference_render(project) as reference:
+        for name in drifted(project, reference):
+            ours = project.path / name
+            theirs = (reference / name).read_text(encoding="utf-8", errors="replace").splitlines(keepends=True)
+            mine = ours.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True) if ours.exists() else []
+            chunks.extend(
+                difflib.unified_diff(theirs, mine, f"a/{name}", f"b/{name}" if ours.exists() else "/dev/null")
+            )
+    return "".join(chunks)
