@@ -134,6 +134,12 @@ def update(
             f"dry run: {result.from_version} -> {result.to_version} would change {len(result.changed)} file(s)"
             f"{f' with conflicts in {len(result.conflicts)}' if result.conflicts else ''}; nothing was changed."
         )
+    elif result.conflicts:
+        console.print(
+            f"Updated {result.path} from {result.from_version} to {result.to_version} with conflicts: "
+            "resolve the <<<<<<< blocks, then commit.",
+            highlight=False,
+        )
     else:
         console.print(
             f"Updated {result.path} from {result.from_version} to {result.to_version}: "
