@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -34,6 +36,8 @@ def release_v2(template: Path) -> None:
     tiny = template / "template" / "configs" / "model" / "tiny.yaml"
     tiny.write_text(tiny.read_text() + "bias_init: zeros # new in v0.2.0\n")
     (template / "template" / "CONTRIBUTING.md").write_text("# Contributing\n\nRun `make test` before a pull request.\n")
+    errors = template / "template" / "src" / "{{package_name}}" / "errors.py"
+    errors.write_text(errors.read_text() + '\n\nclass ServingError(UserError):\n    """New in v0.2.0."""\n')
     changelog = template / "CHANGELOG.md"
     changelog.write_text(changelog.read_text().replace("## v0.1.0", "## v0.2.0\n\n- A README line.\n\n## v0.1.0", 1))
     commit_all(template, "v0.2.0")
@@ -170,3 +174,22 @@ def test_versions_lists_tags_with_changelog_lines(template):
     assert [entry["version"] for entry in listed] == ["v0.1.0", "v0.2.0"]
     assert listed[1]["changes"] == "- A README line."
     assert "Template questions with validators" in listed[0]["changes"]
+
+
+def test_answers_that_shape_names_survive_the_update(template, tmp_path):
+    """A custom package name stays recorded, so template changes reach the renamed package folder."""
+    answers = {"project_name": "Acme Bot", "package_name": "acme_core"}
+    project = create_project(tmp_path / "acme", template=str(template), vcs_ref="v0.1.0", data=answers, defaults=True)
+    assert update_project(project).conflicts == []
+    assert yaml.safe_load((project / ".copier-answers.yml").read_text())["package_name"] == "acme_core"
+    assert "class ServingError" in (project / "src" / "acme_core" / "errors.py").read_text()
+    assert not (project / "src" / "my_llm").exists()
+
+
+def test_renovate_command_line_updates_a_generated_project(project):
+    """Renovate's copier manager runs `copier update --skip-answered --defaults --trust`."""
+    command = [sys.executable, "-m", "copier", "update", "--skip-answered", "--defaults", "--trust"]
+    result = subprocess.run(command, cwd=project, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert yaml.safe_load((project / ".copier-answers.yml").read_text())["_commit"] == "v0.2.0"
+    assert V2_README_LINE in (project / "README.md").read_text()
