@@ -18,6 +18,7 @@ from generator.check import check_project
 from generator.diff import diff_project
 from generator.errors import ScaffoldError
 from generator.new import create_project
+from generator.release import release as release_version
 from generator.template_source import ENV_VAR
 from generator.update import update_project
 
@@ -199,6 +200,16 @@ def list_versions(
         typer.echo(tag)
         for line in notes.get(tag, "").splitlines():
             typer.echo(f"  {line}")
+
+
+@app.command()
+def release(
+    version: Annotated[str, typer.Argument(help="The new version tag, vX.Y.Z.")],
+    repo: Annotated[Path, typer.Option(help="The template repository (default: the current folder).")] = Path("."),
+) -> None:
+    """For template maintainers: tag a release (clean tree, above the last version, in CHANGELOG.md)."""
+    tag = run_or_exit(lambda: release_version(version, repo))
+    console.print(f"Tagged {tag}. Publish it with `git push origin {tag}`.", highlight=False)
 
 
 def main() -> None:
