@@ -12,11 +12,13 @@ from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from generator import __version__, template_source, versions
 from generator.check import check_project
 from generator.diff import diff_project
 from generator.errors import ScaffoldError
+from generator.fleet import all_ok, run_fleet
 from generator.new import create_project
 from generator.release import release as release_version
 from generator.template_source import ENV_VAR
@@ -210,6 +212,46 @@ def release(
     """For template maintainers: tag a release (clean tree, above the last version, in CHANGELOG.md)."""
     tag = run_or_exit(lambda: release_version(version, repo))
     console.print(f"Tagged {tag}. Publish it with `git push origin {tag}`.", highlight=False)
+
+
+fleet_app = typer.Typer(help="Check or update many projects at once.", no_args_is_help=True)
+app.add_typer(fleet_app, name="fleet")
+Paths = Annotated[list[Path], typer.Argument(help="Project folders.")]
+JobsOption = Annotated[int, typer.Option(help="Repositories handled in parallel (processes).")]
+
+
+def report_fleet(entries, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps([entry.as_dict() for entry in entries], indent=2))
+    else:
+        table = Table("repo", "from", "to", "result", "message", title="llm-scaffold fleet")
+        colours = {"updated": "green", "current": "green", "conflicts": "yellow", "dirty": "yellow"}
+        for entry in entries:
+            colour = colours.get(entry.result, "red")
+            table.add_row(entry.repo, entry.from_version, entry.to_version, f"[{colour}]{entry.result}", entry.message)
+        console.print(table)
+    raise typer.Exit(0 if all_ok(entries) else 1)
+
+
+@fleet_app.command("status")
+def fleet_status(paths: Paths, jobs: JobsOption = 2, as_json: JsonOption = False) -> None:
+    """Check every project: current, behind, drifted, conflicts or error. Exit 1 if any needs attention."""
+    report_fleet(run_fleet("status", paths, jobs=jobs), as_json)
+
+
+@fleet_app.command("update")
+def fleet_update(
+    paths: Paths,
+    to: Annotated[str | None, typer.Option(help="Template version (default: the latest tag).")] = None,
+    jobs: JobsOption = 2,
+    as_json: JsonOption = False,
+) -> None:
+    """Update every project on a new branch with one commit; report updated, current, conflicts, dirty or error.
+
+    A project with conflicts keeps its new branch checked out, uncommitted, for a person to resolve.
+    Exit 1 if any project needs attention.
+    """
+    report_fleet(run_fleet("update", paths, to=to, jobs=jobs), as_json)
 
 
 def main() -> None:

@@ -1,0 +1,52 @@
+"""fleet: ten real repositories, one dirty, one conflicting, one broken; the others updated."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import copy_template, git
+from test_update import commit_all, release_v2
+from typer.testing import CliRunner
+
+from generator.cli import app
+from generator.new import create_project
+
+runner = CliRunner()
+
+
+def test_fleet_update_reports_each_repository_exactly(tmp_path: Path):
+    template = copy_template(tmp_path / "template", tag="v0.1.0")
+    release_v2(template)
+    repos = [
+        create_project(tmp_path / f"repo{i}", template=str(template), vcs_ref="v0.1.0", defaults=True, quiet=True)
+        for i in range(10)
+    ]
+    branch_before = git(repos[2], "rev-parse", "--abbrev-ref", "HEAD").strip()
+    (repos[2] / "Makefile").write_text("uncommitted work\n")
+    readme = repos[5] / "README.md"
+    readme.write_text(readme.read_text().replace("## Set up", "Our own introduction.\n\n## Set up", 1))
+    commit_all(repos[5], "team edit")
+    (repos[8] / ".copier-answers.yml").unlink()
+    commit_all(repos[8], "lost the answers file")
+
+    status = json.loads(runner.invoke(app, ["fleet", "status", *map(str, repos), "--json"]).output)
+    assert [entry["result"] for entry in status] == ["behind"] * 8 + ["error", "behind"]
+
+    result = runner.invoke(app, ["fleet", "update", *map(str, repos), "--jobs", "2", "--json"])
+    assert result.exit_code == 1
+    report = {Path(entry["repo"]).name: entry for entry in json.loads(result.output)}
+    expected = {f"repo{i}": "updated" for i in range(10)} | {"repo2": "dirty", "repo5": "conflicts", "repo8": "error"}
+    assert {name: entry["result"] for name, entry in report.items()} == expected
+    assert "has no .copier-answers.yml" in report["repo8"]["message"]
+    for i in (0, 1, 3, 4, 6, 7, 9):
+        assert git(repos[i], "rev-parse", "--abbrev-ref", "HEAD").strip() == "llm-scaffold/update-v0.2.0"
+        assert git(repos[i], "log", "-1", "--format=%s").strip() == "Update template to v0.2.0"
+        assert git(repos[i], "status", "--porcelain") == ""
+        assert report[f"repo{i}"]["from_version"] == "v0.1.0" and report[f"repo{i}"]["to_version"] == "v0.2.0"
+    assert git(repos[2], "rev-parse", "--abbrev-ref", "HEAD").strip() == branch_before
+    assert (repos[2] / "Makefile").read_text() == "uncommitted work\n"
+    assert "<<<<<<<" in readme.read_text()
+
+    again = json.loads(runner.invoke(app, ["fleet", "status", str(repos[0]), "--json"]).output)
+    assert again[0]["result"] == "current"
