@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from generator import __version__, template_source, versions
+from generator.adopt import adopt_project
 from generator.check import check_project
 from generator.diff import diff_project
 from generator.errors import ScaffoldError
@@ -212,6 +213,27 @@ def release(
     """For template maintainers: tag a release (clean tree, above the last version, in CHANGELOG.md)."""
     tag = run_or_exit(lambda: release_version(version, repo))
     console.print(f"Tagged {tag}. Publish it with `git push origin {tag}`.", highlight=False)
+
+
+@app.command()
+def adopt(
+    path: Annotated[Path, typer.Argument(help="The existing project (a git repository).")],
+    from_cruft: Annotated[bool, typer.Option(help="Take the answers from a cruft project's .cruft.json.")] = False,
+    template: Annotated[str | None, typer.Option(help=f"Template path or git URL (default: ${ENV_VAR}).")] = None,
+    version: Annotated[str | None, typer.Option(help="The template version the project matches best.")] = None,
+    data: Annotated[list[str] | None, typer.Option("--data", "-d", help="An answer: -d key=value.")] = None,
+) -> None:
+    """Link a project not made by this template (or made by cookiecutter/cruft) so that updates work.
+
+    Writes only .copier-answers.yml; the next `update` merges from --version, keeping your files.
+    """
+    answers = parse_data(data or [])
+    recorded = run_or_exit(lambda: adopt_project(path, template, version, answers, from_cruft))
+    console.print(
+        f"Linked {path} to {recorded['_src_path']} at {recorded['_commit']}. "
+        "Commit .copier-answers.yml, then run `llm-scaffold update`.",
+        highlight=False,
+    )
 
 
 fleet_app = typer.Typer(help="Check or update many projects at once.", no_args_is_help=True)
