@@ -14,7 +14,7 @@ from pathlib import Path
 
 from generator.check import check_project
 from generator.errors import ScaffoldError
-from generator.project import git, open_project, uncommitted_changes
+from generator.project import commit_all, git, open_project, uncommitted_changes
 from generator.update import resolve_target, update_project
 
 OK_RESULTS = {"updated", "current"}
@@ -79,8 +79,7 @@ def update_one(path: str, to: str | None = None) -> FleetEntry:
         if result.conflicts:
             entry.result, entry.message = "conflicts", f"on branch {branch}: resolve {', '.join(result.conflicts)}"
             return entry
-        git(project.path, "add", "--all")
-        git(project.path, "commit", "--quiet", "--no-verify", "-m", f"Update template to {result.to_version}")
+        commit_all(project.path, f"Update template to {result.to_version}")
         entry.result, entry.message = "updated", f"branch {branch}"
         return entry
     except ScaffoldError as err:

@@ -65,6 +65,14 @@ def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
     return result
 
 
+def commit_all(repo: Path, message: str) -> None:
+    """Commit everything; where git has no identity configured, as `llm-scaffold` (like the hook)."""
+    configured = all(git(repo, "config", key, check=False).stdout.strip() for key in ("user.name", "user.email"))
+    identity = [] if configured else ["-c", "user.name=llm-scaffold", "-c", "user.email=llm-scaffold@localhost"]
+    git(repo, "add", "--all")
+    git(repo, *identity, "commit", "--quiet", "--no-verify", "-m", message)
+
+
 def uncommitted_changes(repo: Path) -> list[str]:
     """Paths with staged, unstaged or untracked (not ignored) changes."""
     return [line[3:] for line in git(repo, "status", "--porcelain", "--untracked-files=all").stdout.splitlines()]

@@ -1,0 +1,129 @@
+"""Benchmarks of the generator, each a ratio against a baseline run in this same script.
+
+    python bench/lifecycle.py [--repos 20] [--repeats 3] [--json PATH]
+
+- `new`    : `llm-scaffold new` (create_project) vs raw `copier.run_copy` of the same template;
+- `update` : `llm-scaffold update` (update_project) vs raw `copier.run_update`, one version;
+- `fleet`  : `fleet update` of N repositories with 2 jobs vs the same N updates one after another.
+Goals: new <= 1.2, update <= 1.2, fleet <= 0.6. Absolute times on shared machines mean little.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from copier import run_copy, run_update
+
+from generator.fleet import run_fleet, update_one
+from generator.new import create_project
+from generator.update import update_project
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+
+
+def make_template(dest: Path) -> Path:
+    """This checkout's template in a git repo with tags v0.1.0 and v0.2.0 (a README line added)."""
+    dest.mkdir(parents=True)
+    for name in ("copier.yml", "template", "hooks", "CHANGELOG.md"):
+        source = REPO_ROOT / name
+        copy = shutil.copytree if source.is_dir() else shutil.copy2
+        copy(source, dest / name)
+    identity = ["-c", "user.name=bench", "-c", "user.email=bench@localhost"]
+    git(dest, "init", "--quiet")
+    git(dest, "add", "--all")
+    git(dest, *identity, "commit", "--quiet", "-m", "v0.1.0")
+    git(dest, "tag", "v0.1.0")
+    readme = dest / "template" / "README.md.jinja"
+    readme.write_text(readme.read_text() + "\nA line added in v0.2.0.\n")
+    git(dest, *identity, "commit", "--quiet", "-am", "v0.2.0")
+    git(dest, "tag", "v0.2.0")
+    return dest
+
+
+def timed(fn, *args, **kwargs) -> float:
+    start = time.perf_counter()
+    fn(*args, **kwargs)
+    return time.perf_counter() - start
+
+
+def bench_new(template: Path, work: Path, repeats: int) -> dict:
+    ours, raw = [], []
+    for i in range(repeats):  # interleaved; each side's fastest run counts
+        ours.append(timed(create_project, work / f"new-{i}", template=str(template), defaults=True, quiet=True))
+        raw.append(timed(run_copy, str(template), work / f"copy-{i}", defaults=True, quiet=True, unsafe=True))
+    return {
+        "new_s": round(min(ours), 3),
+        "copier_copy_s": round(min(raw), 3),
+        "new_ratio": round(min(ours) / min(raw), 3),
+    }
+
+
+def projects_at_v1(template: Path, folder: Path, count: int) -> list[Path]:
+    return [
+        create_project(folder / f"p{i}", template=str(template), vcs_ref="v0.1.0", defaults=True, quiet=True)
+        for i in range(count)
+    ]
+
+
+def bench_update(template: Path, work: Path, repeats: int) -> dict:
+    projects = projects_at_v1(template, work / "update", 2 * repeats)
+    ours, raw = [], []
+    for i in range(repeats):
+        ours.append(timed(update_project, projects[2 * i]))
+        raw.append(
+            timed(
+                run_update,
+                str(projects[2 * i + 1]),
+                overwrite=True,
+                defaults=True,
+                skip_answered=True,
+                quiet=True,
+                unsafe=True,
+            )
+        )
+    ratio = min(ours) / min(raw)
+    return {"update_s": round(min(ours), 3), "copier_update_s": round(min(raw), 3), "update_ratio": round(ratio, 3)}
+
+
+def bench_fleet(template: Path, work: Path, repos: int) -> dict:
+    parallel = projects_at_v1(template, work / "fleet-parallel", repos)
+    sequential = projects_at_v1(template, work / "fleet-sequential", repos)
+    sequential_s = timed(lambda: [update_one(str(path)) for path in sequential])
+    parallel_s = timed(run_fleet, "update", parallel, jobs=2)
+    return {
+        "fleet_repos": repos,
+        "fleet_jobs2_s": round(parallel_s, 2),
+        "sequential_s": round(sequential_s, 2),
+        "fleet_ratio": round(parallel_s / sequential_s, 3),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repos", type=int, default=20, help="repositories in the fleet benchmark (default 20)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per side for new and update (default 3)")
+    parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="llm-scaffold-bench-") as scratch:
+        work = Path(scratch)
+        template = make_template(work / "template")
+        results = {**bench_new(template, work, args.repeats), **bench_update(template, work, args.repeats)}
+        results.update(bench_fleet(template, work, args.repos))
+    print(json.dumps(results, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
