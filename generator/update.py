@@ -7,7 +7,6 @@ HEAD, index and working tree. Conflicts are listed afterwards instead of passing
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,5 +112,4 @@ def preview(project: Project, target: str, conflict: str) -> UpdateResult:
         result = apply(open_project(clone), target, conflict)
         git(clone, "add", "--all")
         diff = git(clone, "diff", "--cached", "--no-color").stdout
-        shutil.rmtree(clone, ignore_errors=True)
     return UpdateResult(project.path, project.version, target, "dry-run", result.changed, result.conflicts, diff)

@@ -9,12 +9,13 @@ import pytest
 import yaml
 from conftest import copy_template, git
 from cookiecutter.main import cookiecutter
-from test_update import commit_all, release_v2
+from test_update import release_v2
 from typer.testing import CliRunner
 
 from generator.adopt import adopt_project
 from generator.cli import app
 from generator.errors import InvalidAnswerError, ProjectError
+from generator.project import commit_all
 from generator.update import update_project
 
 runner = CliRunner()

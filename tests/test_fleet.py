@@ -6,11 +6,12 @@ import json
 from pathlib import Path
 
 from conftest import copy_template, git
-from test_update import commit_all, release_v2
+from test_update import release_v2
 from typer.testing import CliRunner
 
 from generator.cli import app
 from generator.new import create_project
+from generator.project import commit_all
 
 runner = CliRunner()
 

@@ -18,15 +18,11 @@ from generator.cli import app
 from generator.diff import diff_project
 from generator.errors import DirtyTreeError, ProjectError, UpdateError, VersionError
 from generator.new import create_project
+from generator.project import commit_all
 from generator.update import update_project
 
 runner = CliRunner()
 V2_README_LINE = "Template v0.2.0 adds this line."
-
-
-def commit_all(repo: Path, message: str) -> None:
-    git(repo, "add", "--all")
-    git(repo, "commit", "--quiet", "-m", message)
 
 
 def release_v2(template: Path) -> None:
