@@ -79,7 +79,7 @@ def test_render_combination(render, combo):
     assert ast.get_docstring(ast.parse(init)) == f"{recorded['project_name']}: {recorded['description']}"
     for module in ("prepare.py", "train.py", "evaluate.py", "bench/__main__.py", "data/pipeline.py", "models/gpt.py"):
         assert (project / "src" / package / module).is_file()
-    configs = ["prepare", "train", "evaluate", "data/default", "paths/default", "hydra/default", "experiment/smoke"]
+    configs = ["prepare", "train", "evaluate", "data/corpus", "paths/default", "hydra/default", "experiment/smoke"]
     configs += [f"trainer/{name}" for name in ("cpu", "gpu", "ddp", "ddp_cpu", "fsdp", "multinode")]
     configs += [f"model/{name}" for name in ("tiny", "small", "gpt2_124m")]
     for config in configs:
@@ -106,7 +106,7 @@ def test_generated_project_is_its_own_git_repository(render):
     assert git(project, "log", "--format=%s").strip() == "Initial commit from llm-scaffold"
     assert git(project, "status", "--porcelain") == ""
     tracked = git(project, "ls-files").split()
-    assert "src/my_llm/data/pipeline.py" in tracked and "configs/data/default.yaml" in tracked
+    assert "src/my_llm/data/pipeline.py" in tracked and "configs/data/corpus.yaml" in tracked
 
 
 def test_project_inside_an_existing_repository_is_not_reinitialised(render, tmp_path):

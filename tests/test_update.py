@@ -123,10 +123,8 @@ def test_downgrades_unknown_versions_and_broken_projects_are_refused(project, tm
 
 def test_a_failing_migration_restores_the_repository_exactly(project, template):
     copier_yml = template / "copier.yml"
-    copier_yml.write_text(
-        copier_yml.read_text()
-        + '\n_migrations:\n  - version: v0.3.0\n    command: ["{{ _copier_python }}", "-c", "raise SystemExit(3)"]\n'
-    )
+    broken = '  - version: v0.3.0\n    command: ["{{ _copier_python }}", "-c", "raise SystemExit(3)"]\n'
+    copier_yml.write_text(copier_yml.read_text().replace("_migrations:\n", "_migrations:\n" + broken, 1))
     commit_all(template, "v0.3.0 with a broken migration")
     git(template, "tag", "v0.3.0")
     (project / "notes.txt").write_text("user file\n")
