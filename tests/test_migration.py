@@ -29,7 +29,7 @@ def as_v0_1_0(repo: Path) -> None:
     prepare.write_text(prepare.read_text().replace("- data: corpus\n", "- data: default\n"))
     copier_yml = repo / "copier.yml"
     text = copier_yml.read_text()
-    start, end = text.index("# One script per version"), text.index("_rename_data_config.py\"]\n")
+    start, end = text.index("# One script per version"), text.index('_rename_data_config.py"]\n')
     copier_yml.write_text(text[:start] + text[end + len('_rename_data_config.py"]\n') :])
 
 

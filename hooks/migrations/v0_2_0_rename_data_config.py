@@ -72,9 +72,7 @@ def merge3(ours: str, base: str, theirs: str) -> tuple[str, bool]:
         for file, text in zip(files, (ours, base, theirs), strict=True):
             file.write_text(text, encoding="utf-8")
         labels = ["-L", "before updating", "-L", "last update", "-L", "after updating"]
-        result = subprocess.run(
-            ["git", "merge-file", "-p", *labels, *map(str, files)], capture_output=True, text=True
-        )
+        result = subprocess.run(["git", "merge-file", "-p", *labels, *map(str, files)], capture_output=True, text=True)
     if result.returncode < 0 or result.returncode > 127:
         raise RuntimeError(f"git merge-file failed: {result.stderr.strip()}")
     return result.stdout, result.returncode > 0
