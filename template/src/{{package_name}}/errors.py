@@ -7,3 +7,11 @@ class UserError(Exception):
 
 class DataError(UserError):
     """The data source or the data settings cannot produce a usable data set."""
+
+
+class ServeError(UserError):
+    """The serve settings cannot start a server."""
+
+
+class ArtifactError(UserError):
+    """An exported artifact is missing, incomplete or modified, or the registry has no such version."""

@@ -1,4 +1,4 @@
-"""Benchmarks of this project's own stages: `make bench`, or `python -m <package>.bench data|train`.
+"""Benchmarks of this project's own stages: `make bench`, or `python -m <package>.bench data|train|export`.
 
 `data` measures the prepare stage on generated corpora, each number against a baseline run in
 this same script (absolute times on shared machines mean little):
@@ -13,4 +13,8 @@ gradient clipping and precision, for the `small` and `tiny` model presets on ran
   step's fastest run counting (on the CPU);
 - MFU of both sides: model FLOPs per second over a peak, on the CPU an fp32 matmul measured here
   at the same thread count, on CUDA (`--device cuda`, bf16-mixed) `--peak-tflops`.
+
+`export` trains the `tiny` and `small` presets briefly on a generated corpus, exports each and
+compares its INT8 model with the fp32 one: bytes (goal <= 0.30x), val perplexity (goal <= +1%)
+and greedy generate latency with the KV cache (goal <= 0.6x), both models timed interleaved.
 """

@@ -51,6 +51,9 @@ class KVCache:
         self.keys: list[torch.Tensor | None] = [None] * n_layer
         self.values: list[torch.Tensor | None] = [None] * n_layer
         self.length = 0  # tokens already cached; GPT.forward advances it after all layers have appended
+        # For padded batches only: which cached keys are real tokens (B, length), and each row's next position (B,).
+        self.mask: torch.Tensor | None = None
+        self.next_position: torch.Tensor | None = None
 
     def append(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Add one layer's new (B, H, T, D) keys and values; return the cached ones followed by the new ones."""
@@ -91,7 +94,9 @@ class CausalSelfAttention(nn.Module):
         x: torch.Tensor,
         rope: tuple[torch.Tensor, torch.Tensor] | None = None,
         kv_cache: KVCache | None = None,
+        attn_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
+        """attn_mask (B, 1, T, keys), True where a query may attend, replaces the causal rule (padded batches)."""
         B, T, C = x.shape
         q, k, v = self.c_attn(x).split(self.n_embd, dim=2)
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
@@ -102,7 +107,9 @@ class CausalSelfAttention(nn.Module):
             past = kv_cache.length
             k, v = kv_cache.append(self.layer_idx, k, v)
         dropout = self.dropout if self.training else 0.0
-        if past == 0:
+        if attn_mask is not None:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout)
+        elif past == 0:
             y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, is_causal=True)
         else:
             # Query i sits at position past + i and may see keys 0 .. past + i.
@@ -141,8 +148,9 @@ class Block(nn.Module):
         x: torch.Tensor,
         rope: tuple[torch.Tensor, torch.Tensor] | None = None,
         kv_cache: KVCache | None = None,
+        attn_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        x = x + self.attn(self.ln_1(x), rope, kv_cache)
+        x = x + self.attn(self.ln_1(x), rope, kv_cache, attn_mask)
         return x + self.mlp(self.ln_2(x))
 
 
@@ -184,30 +192,41 @@ class GPT(nn.Module):
             nn.init.normal_(module.weight, mean=0.0, std=0.02)
 
     def forward(
-        self, idx: torch.Tensor, targets: torch.Tensor | None = None, kv_cache: KVCache | None = None
+        self,
+        idx: torch.Tensor,
+        targets: torch.Tensor | None = None,
+        kv_cache: KVCache | None = None,
+        attention_mask: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Logits (B, T, vocab) for every position of idx (B, T), and the loss when targets are given.
 
         With a kv_cache, idx continues the cached tokens: positions start at the cached length.
+        attention_mask (B, T), 1 for tokens and 0 for left padding, serves batches of prompts of different
+        lengths: each row counts its own positions and no token attends to padding. A cache that has seen a
+        mask keeps applying it; later inputs without a mask are all real tokens.
         """
-        T = idx.size(1)
-        start = kv_cache.length if kv_cache is not None else 0
-        if start + T > self.config.block_size:
-            raise ValueError(
-                f"Sequence of {start + T} tokens exceeds block_size={self.config.block_size}: "
-                "feed shorter inputs or build the model with a larger block_size."
-            )
+        padded = attention_mask is not None or (kv_cache is not None and kv_cache.mask is not None)
+        if padded:
+            positions, attn_mask, keys, next_position = self._padded_batch(idx, kv_cache, attention_mask)
+        else:
+            start = kv_cache.length if kv_cache is not None else 0
+            self._check_length(start + idx.size(1))
+            positions, attn_mask = torch.arange(start, start + idx.size(1), device=idx.device), None
         x = self.transformer.wte(idx)
         rope = None
         if self.config.position == "learned":
-            x = x + self.transformer.wpe(torch.arange(start, start + T, device=idx.device))
-        else:
-            rope = (self.rope_cos[start : start + T], self.rope_sin[start : start + T])
+            x = x + self.transformer.wpe(positions)
+        else:  # (T, D) tables, or (B, 1, T, D) for per-row positions, broadcast over the heads
+            rope = (self.rope_cos[positions], self.rope_sin[positions])
+            if padded:
+                rope = (rope[0].unsqueeze(1), rope[1].unsqueeze(1))
         x = self.transformer.drop(x)
         for block in self.transformer.h:
-            x = block(x, rope, kv_cache)
+            x = block(x, rope, kv_cache, attn_mask)
         if kv_cache is not None:
-            kv_cache.length += T
+            kv_cache.length += idx.size(1)
+            if padded:
+                kv_cache.mask, kv_cache.next_position = keys, next_position
         logits = self.lm_head(self.transformer.ln_f(x))
 
         aux = [block.mlp.aux_loss for block in self.transformer.h if isinstance(block.mlp, MoE)]
@@ -219,6 +238,34 @@ class GPT(nn.Module):
                 loss = loss + self.config.moe_aux_weight * self.aux_loss
         return logits, loss
 
+    def _check_length(self, length: int) -> None:
+        if length > self.config.block_size:
+            raise ValueError(
+                f"Sequence of {length} tokens exceeds block_size={self.config.block_size}: "
+                "feed shorter inputs or build the model with a larger block_size."
+            )
+
+    def _padded_batch(
+        self, idx: torch.Tensor, kv_cache: KVCache | None, attention_mask: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Per-row positions (B, T), the attention mask (B, 1, T, keys), and the cache's next mask and positions."""
+        B, T = idx.shape
+        mask = torch.ones_like(idx, dtype=torch.bool) if attention_mask is None else attention_mask.bool()
+        past = kv_cache.length if kv_cache is not None else 0
+        if kv_cache is not None and kv_cache.mask is not None:
+            past_mask, start = kv_cache.mask, kv_cache.next_position
+        else:  # a cache filled without padding: all its tokens are real
+            past_mask = torch.ones(B, past, dtype=torch.bool, device=idx.device)
+            start = torch.full((B,), past, dtype=torch.long, device=idx.device)
+        next_position = start + mask.sum(dim=1)
+        self._check_length(int(next_position.max()))
+        positions = (start[:, None] + mask.cumsum(dim=1) - 1).clamp(min=0)  # padding repeats a real position
+        keys = torch.cat([past_mask, mask], dim=1)
+        allowed = torch.ones(T, past + T, dtype=torch.bool, device=idx.device).tril(diagonal=past) & keys[:, None, :]
+        # A padding query sees no real key; letting every query see itself keeps its softmax finite.
+        allowed[:, :, past:] |= torch.eye(T, dtype=torch.bool, device=idx.device)
+        return positions, allowed[:, None], keys, next_position
+
     @torch.no_grad()
     def generate(
         self,
@@ -227,15 +274,18 @@ class GPT(nn.Module):
         temperature: float = 1.0,
         top_k: int | None = None,
         eos_token_id: int | None = None,
+        attention_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Continue idx (B, T): prefill once, then one token per step through a KV cache.
 
         temperature 0 is greedy. Rows that produced eos_token_id keep emitting it; generation stops
-        when all rows have. The result never exceeds block_size tokens. Call model.eval() first.
+        when all rows have. No row exceeds block_size tokens. Call model.eval() first.
+        attention_mask (B, T) marks the tokens of left-padded prompts: each row continues as it would alone.
         """
-        max_new_tokens = min(max_new_tokens, self.config.block_size - idx.size(1))
+        longest = idx.size(1) if attention_mask is None else int(attention_mask.sum(dim=1).max())
+        max_new_tokens = min(max_new_tokens, self.config.block_size - longest)
         kv_cache = KVCache(self.config.n_layer)
-        logits, _ = self(idx, kv_cache=kv_cache)
+        logits, _ = self(idx, kv_cache=kv_cache, attention_mask=attention_mask)
         finished = torch.zeros(idx.size(0), dtype=torch.bool, device=idx.device)
         for step in range(max_new_tokens):
             next_token = self._sample(logits[:, -1, :], temperature, top_k)

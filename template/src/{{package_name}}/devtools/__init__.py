@@ -1,0 +1,1 @@
+"""Checks the CI pipelines run on the project itself (dependency lock, benchmark baselines)."""

@@ -1,0 +1,92 @@
+"""The LitAPI: requests arrive validated (see gate.py); a batch of them runs through one decoding loop."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import signal
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import litserve as ls
+import torch
+from tokenizers import Tokenizer
+
+from ..data.tokenizer import eot_id
+from ..models.gpt import GPT
+from .engine import Completion, complete
+from .metrics import Metrics
+from .validation import CompletionRequest
+
+API_PATH = "/v1/completions"
+
+
+@dataclass
+class ServedModel:
+    model: GPT
+    tokenizer: Tokenizer
+    version: str
+    precision: str  # "fp32" | "int8"
+
+
+class CompletionAPI(ls.LitAPI):
+    """OpenAI-style completions from the model that `source()` loads in each worker.
+
+    source must pickle (LitServe spawns the workers): a module-level function with its arguments
+    bound by functools.partial, for instance. LitServe's default batch and unbatch (a list of
+    requests in, a list of completions out) are what predict works with.
+    """
+
+    def __init__(
+        self,
+        source: Callable[[], ServedModel],
+        metrics: Metrics,
+        *,
+        workers: int = 1,
+        threads: int | None = None,
+        max_batch_size: int = 1,
+        batch_timeout: float = 0.0,
+    ) -> None:
+        super().__init__(max_batch_size=max_batch_size, batch_timeout=batch_timeout, api_path=API_PATH)
+        self.source, self.metrics, self.workers, self.threads = source, metrics, workers, threads
+        self.ready_workers = mp.get_context("spawn").Value("i", 0)  # workers whose model has answered
+
+    def setup(self, device: str) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C reaches the whole group; the server stops workers
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        served = self.source()
+        self.model, self.tokenizer = served.model.to(device).eval(), served.tokenizer
+        self.version, self.eos_id = served.version, eot_id(served.tokenizer)
+        probe = CompletionRequest((self.eos_id,), max_tokens=1, temperature=0.0)
+        complete(self.model, self.tokenizer, [probe], self.eos_id)  # it answers before /health says ready
+        with self.ready_workers.get_lock():
+            self.ready_workers.value += 1
+
+    def health(self) -> bool:
+        """Runs in the HTTP process: true once every worker has loaded its model and completed a test prompt."""
+        return self.ready_workers.value >= self.workers
+
+    def decode_request(self, request: dict) -> CompletionRequest:
+        return CompletionRequest.from_json(request)
+
+    def predict(self, x: list[CompletionRequest] | CompletionRequest) -> list[Completion] | Completion:
+        """A batch (max_batch_size > 1) or a single request (LitServe's unbatched loop)."""
+        requests = x if isinstance(x, list) else [x]
+        started = time.perf_counter()
+        completions = complete(self.model, self.tokenizer, requests, self.eos_id)
+        tokens = sum(completion.completion_tokens for completion in completions)
+        self.metrics.observe_batch(len(requests), tokens, time.perf_counter() - started)
+        return completions if isinstance(x, list) else completions[0]
+
+    def encode_response(self, output: Completion) -> dict:
+        usage = {"prompt_tokens": output.prompt_tokens, "completion_tokens": output.completion_tokens}
+        return {
+            "id": f"cmpl-{uuid.uuid4().hex}",
+            "object": "text_completion",
+            "created": int(time.time()),
+            "model": self.version,
+            "choices": [{"text": output.text, "index": 0, "logprobs": None, "finish_reason": output.finish_reason}],
+            "usage": {**usage, "total_tokens": output.prompt_tokens + output.completion_tokens},
+        }

@@ -1,0 +1,55 @@
+"""The server's settings, from the `serve` config group, checked before anything starts."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from omegaconf import DictConfig
+
+from ..errors import ServeError
+
+HOSTS = ("127.0.0.1", "0.0.0.0", "::")  # what LitServe binds: loopback only, or every interface
+ACCELERATORS = ("auto", "cpu", "cuda", "mps")
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_batch_size: int = 32
+    batch_timeout: float = 0.01  # seconds a batch waits to fill up
+    workers: int = 1  # model replicas (inference processes)
+    accelerator: str = "auto"
+    threads: int | None = None  # torch threads per worker; None keeps torch's default
+    timeout: float = 60.0  # seconds a request may wait in the queue
+    api_key: str | None = None
+    max_tokens_cap: int = 256
+    default_max_tokens: int = 16
+    cache_size: int = 1024
+    max_body_bytes: int = 65536
+    log_level: str = "warning"
+
+
+def settings_from(serve: DictConfig) -> ServeSettings:
+    """The `serve` group as settings; the API key comes from the variable serve.api_key_env names, never a file."""
+    options: dict[str, Any] = {str(key): value for key, value in serve.items() if key != "api_key_env"}
+    unknown = sorted(set(options) - set(ServeSettings.__dataclass_fields__) | {"api_key"} & set(options))
+    if unknown:
+        raise ServeError(f"serve.{unknown[0]} is not a serve setting: remove it or check its spelling")
+    for name in ("port", "max_batch_size", "workers", "max_tokens_cap", "default_max_tokens", "max_body_bytes"):
+        if not isinstance(options[name], int) or options[name] < 1:
+            raise ServeError(f"serve.{name}={options[name]!r} must be a positive integer")
+    if options["host"] not in HOSTS:
+        raise ServeError(f"serve.host={options['host']!r} cannot be bound: use one of {', '.join(HOSTS)}")
+    if options["accelerator"] not in ACCELERATORS:
+        raise ServeError(f"serve.accelerator={options['accelerator']!r} is unknown: use {', '.join(ACCELERATORS)}")
+    if not 1024 <= options["port"] <= 65535:
+        raise ServeError(f"serve.port={options['port']} is outside 1024-65535: choose a free port there")
+    if options["default_max_tokens"] > options["max_tokens_cap"]:
+        raise ServeError("serve.default_max_tokens is above serve.max_tokens_cap: lower it or raise the cap")
+    if options["batch_timeout"] < 0 or options["cache_size"] < 0:
+        raise ServeError("serve.batch_timeout and serve.cache_size must be 0 or more")
+    api_key = os.environ.get(serve.api_key_env) if serve.api_key_env else None
+    return ServeSettings(**options, api_key=api_key or None)

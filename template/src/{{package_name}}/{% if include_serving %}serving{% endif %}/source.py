@@ -1,0 +1,14 @@
+"""Where the served model comes from: a verified artifact of the registry (see export/artifact.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..export.artifact import load_artifact
+from .api import ServedModel
+
+
+def load_served(artifact: str | Path | None, artifacts_dir: str | Path, precision: str) -> ServedModel:
+    """The artifact (a version, a folder, or None for `current`) with its hashes checked, in eval mode."""
+    loaded = load_artifact(artifact, artifacts_dir, precision)
+    return ServedModel(loaded.model.eval(), loaded.tokenizer, loaded.version, loaded.precision)
