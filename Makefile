@@ -18,12 +18,13 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PIP) -e ".[test]"
 	touch $@
 
-# Generate a project with the default answers and run its pipeline end to end on CPU:
-# prepare -> train (experiment=smoke, about a minute) -> evaluate.
+# Generate a project with the default answers and run its pipeline end to end on CPU: prepare ->
+# train (experiment=smoke, about a minute) -> evaluate -> export (INT8) -> serve one completion ->
+# analyze; the last line printed is the path of the training-curves PNG.
 demo: $(VENV)/.installed
 	rm -rf $(DEMO_DIR)
 	$(VENV)/bin/llm-scaffold new $(DEMO_DIR) --defaults --quiet
-	$(PIP) -e $(DEMO_DIR)
+	$(PIP) -e "$(DEMO_DIR)[serve]"
 	$(MAKE) -C $(DEMO_DIR) demo PY=$(abspath $(PY))
 
 test: lint $(NODE_TOOLS)/.installed
