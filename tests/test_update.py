@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,15 +24,20 @@ from generator.update import update_project
 
 runner = CliRunner()
 V2_README_LINE = "Template v0.2.0 adds this line."
+CUDA_TAG, V2_CUDA_TAG = "cuda:13.1.1-runtime", "cuda:13.2.0-runtime"  # v0.2.0 moves the base image
 
 
 def release_v2(template: Path) -> None:
-    """A realistic template change: a README line, a new config option, a new file, a changelog entry."""
+    """A realistic template change: a README line, a new config option, a new file, a new base image
+    in the Dockerfile, a changelog entry."""
     readme = template / "template" / "README.md.jinja"
     readme.write_text(readme.read_text().replace("## Set up", f"{V2_README_LINE}\n\n## Set up", 1))
     tiny = template / "template" / "configs" / "model" / "tiny.yaml"
     tiny.write_text(tiny.read_text() + "bias_init: zeros # new in v0.2.0\n")
     (template / "template" / "CONTRIBUTING.md").write_text("# Contributing\n\nRun `make test` before a pull request.\n")
+    dockerfile = template / "template" / "{% if include_docker %}Dockerfile{% endif %}.jinja"
+    assert CUDA_TAG in dockerfile.read_text()
+    dockerfile.write_text(dockerfile.read_text().replace(CUDA_TAG, V2_CUDA_TAG, 1))
     errors = template / "template" / "src" / "{{package_name}}" / "errors.py"
     errors.write_text(errors.read_text() + '\n\nclass ServingError(UserError):\n    """New in v0.2.0."""\n')
     changelog = template / "CHANGELOG.md"
@@ -92,6 +98,7 @@ def test_user_edits_merge_and_overlaps_become_conflicts(project):
     assert "<<<<<<<" in text and "Our team's own introduction." in text and V2_README_LINE in text
     assert not (project / "LICENSE").exists(), "a file the user deleted stays deleted"
     assert (project / "CONTRIBUTING.md").is_file() and "bias_init" in (project / "configs/model/tiny.yaml").read_text()
+    assert V2_CUDA_TAG in (project / "Dockerfile").read_text()
     assert check_project(project).conflicts == ["README.md"]
 
 
@@ -178,6 +185,40 @@ def test_answers_that_shape_names_survive_the_update(template, tmp_path):
     assert yaml.safe_load((project / ".copier-answers.yml").read_text())["package_name"] == "acme_core"
     assert "class ServingError" in (project / "src" / "acme_core" / "errors.py").read_text()
     assert not (project / "src" / "my_llm").exists()
+
+
+def insert_line(path: Path, after_prefix: str, line: str) -> None:
+    """Insert `line` after the first line starting with `after_prefix` (the file must have one)."""
+    lines = path.read_text().splitlines(keepends=True)
+    index = next(i for i, text in enumerate(lines) if text.startswith(after_prefix))
+    path.write_text("".join([*lines[: index + 1], line + "\n", *lines[index + 1 :]]))
+
+
+def test_a_dependency_the_user_added_survives_in_pyproject_and_lock(project, template):
+    """The trap of a template that regenerates its lock: here the lock is an ordinary rendered file,
+    so the user's pin and the template's new pin both arrive by the 3-way merge."""
+    insert_line(project / "pyproject.toml", '  "numpy>=', '  "einops>=0.8",')
+    insert_line(project / "requirements.lock", "dill==", "einops==0.8.1")
+    commit_all(project, "we use einops")
+    pyproject_template = template / "template" / "pyproject.toml.jinja"
+    insert_line(pyproject_template, '  "safetensors>=', '  "sentencepiece>=0.2",')
+    insert_line(template / "template" / "requirements.lock.jinja", "safetensors==", "sentencepiece==0.2.1")
+    commit_all(template, "v0.3.0: a new dependency")
+    git(template, "tag", "v0.3.0")
+
+    result = update_project(project)
+    assert (result.status, result.to_version, result.conflicts) == ("updated", "v0.3.0", [])
+    pyproject, lock = (project / "pyproject.toml").read_text(), (project / "requirements.lock").read_text()
+    assert '"einops>=0.8"' in pyproject and '"sentencepiece>=0.2"' in pyproject
+    assert "\neinops==0.8.1\n" in lock and "\nsentencepiece==0.2.1\n" in lock
+    checked = subprocess.run(
+        [sys.executable, "-m", "my_llm.devtools.check_lock"],
+        cwd=project,
+        env={**os.environ, "PYTHONPATH": str(project / "src")},
+        capture_output=True,
+        text=True,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 def test_renovate_command_line_updates_a_generated_project(project):
