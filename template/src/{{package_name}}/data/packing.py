@@ -15,7 +15,7 @@ from tokenizers import Tokenizer
 
 from ..errors import DataError
 
-DTYPES = {"uint16": np.dtype("<u2"), "uint32": np.dtype("<u4")}
+DTYPES: dict[str, np.dtype] = {"uint16": np.dtype("<u2"), "uint32": np.dtype("<u4")}
 
 
 def choose_dtype(vocab_size: int, requested: str = "auto") -> np.dtype:

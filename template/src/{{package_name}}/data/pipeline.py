@@ -76,7 +76,7 @@ def prepare_data(cfg: DictConfig) -> dict:
                 packed_batches(encoded, data.batch_size),
                 staging / f"{name}.bin",
                 dtype,
-                on_batch=lambda n, step=step: progress.advance(step, n),
+                on_batch=partial(progress.advance, step),
             )
         check_token_counts(tokens, data.block_size)
 
@@ -220,6 +220,7 @@ def build_meta(source: Source, input_hashes: dict, data: DictConfig, out_dir: Pa
     inputs = {"hub": source.hub_name, "hub_split": data.hub_split} if source.hub_name else {"files": input_hashes}
     # Where files live and how many processes ran never change the result: leave them out.
     settings = OmegaConf.to_container(data, resolve=True)
+    assert isinstance(settings, dict), "a DictConfig converts to a dict"
     for key in ("source", "out_dir", "num_proc", "batch_size"):
         settings.pop(key, None)
     settings["tokenizer"].pop("path", None)

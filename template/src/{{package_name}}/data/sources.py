@@ -86,6 +86,8 @@ def hash_files(source: Source) -> dict[str, str]:
     Text files are decoded as UTF-8 on the way, so an undecodable file is reported by name.
     """
     hashes: dict[str, str] = {}
+    if source.root is None:  # a hub dataset: no local files
+        return hashes
     for path in source.files:
         is_text = path.suffix.lower() in TEXT_SUFFIXES
         decoder = codecs.getincrementaldecoder("utf-8")()
@@ -146,6 +148,6 @@ def _text_column(table, text_field: str, where: str):
 
 
 def _root_cause(err: BaseException) -> str:
-    while err.__cause__ is not None or err.__context__ is not None:
-        err = err.__cause__ or err.__context__
+    while (parent := err.__cause__ or err.__context__) is not None:
+        err = parent
     return f"{type(err).__name__}: {err}"

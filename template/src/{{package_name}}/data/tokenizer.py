@@ -52,4 +52,6 @@ def load_tokenizer(path: str | Path) -> Tokenizer:
 
 
 def eot_id(tokenizer: Tokenizer) -> int:
-    return tokenizer.token_to_id(EOT_TOKEN)
+    token_id = tokenizer.token_to_id(EOT_TOKEN)
+    assert token_id is not None, f"{EOT_TOKEN} is a special token of every trained or loaded tokenizer"
+    return token_id

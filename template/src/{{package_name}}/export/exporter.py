@@ -53,8 +53,11 @@ def export_checkpoint(cfg: DictConfig) -> dict:
         (staging / "export_config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True), encoding="utf-8")
         fp32_bytes, int8_bytes = ((staging / WEIGHTS[p]).stat().st_size for p in ("fp32", "int8"))
         metrics.update(fp32_bytes=fp32_bytes, int8_bytes=int8_bytes, int8_size_ratio=int8_bytes / fp32_bytes)
-        source = {"checkpoint": str(Path(cfg.ckpt_path).resolve()), "sha256": sha256_file(Path(cfg.ckpt_path))}
-        source["global_step"] = checkpoint.get("global_step")
+        source = {
+            "checkpoint": str(Path(cfg.ckpt_path).resolve()),
+            "sha256": sha256_file(Path(cfg.ckpt_path)),
+            "global_step": checkpoint.get("global_step"),
+        }
         write_manifest(
             staging,
             {"version": version, "package": PACKAGE, "source": source, "model": checkpoint["hyper_parameters"]["model"]}
@@ -98,6 +101,8 @@ def measure(cfg: DictConfig, model: GPT, int8_model: GPT) -> dict:
     int8_ppl = val_perplexity(int8_model, data_dir, evaluation.batches, evaluation.batch_size)
     prompt = val_prompt(data_dir, latency.prompt_tokens)
     seconds = generate_latency({"fp32": model, "int8": int8_model}, prompt, latency.new_tokens, latency.repeats)
+    latency_settings = OmegaConf.to_container(latency)
+    assert isinstance(latency_settings, dict), "a DictConfig converts to a dict"
     return {
         "fp32_perplexity": fp32_ppl,
         "int8_perplexity": int8_ppl,
@@ -105,5 +110,5 @@ def measure(cfg: DictConfig, model: GPT, int8_model: GPT) -> dict:
         "fp32_generate_s": seconds["fp32"],
         "int8_generate_s": seconds["int8"],
         "int8_speedup": seconds["fp32"] / seconds["int8"],
-        "latency_settings": {**OmegaConf.to_container(latency), "torch_threads": torch.get_num_threads()},
+        "latency_settings": {**latency_settings, "torch_threads": torch.get_num_threads()},
     }

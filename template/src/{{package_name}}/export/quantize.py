@@ -36,6 +36,10 @@ def quantize_rows(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 class Int8Linear(nn.Module):
     """A Linear whose weight (out, in) is int8 with one scale per output channel."""
 
+    weight: torch.Tensor  # buffers, registered in __init__
+    scale: torch.Tensor
+    bias: torch.Tensor | None
+
     def __init__(self, in_features: int, out_features: int, bias: bool) -> None:
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
@@ -69,6 +73,9 @@ class Int8Linear(nn.Module):
 class Int8Embedding(nn.Module):
     """Token lookup in an int8 table: the same weight and scale tensors as the tied lm_head."""
 
+    weight: torch.Tensor  # buffers, registered in __init__
+    scale: torch.Tensor
+
     def __init__(self, head: Int8Linear) -> None:
         super().__init__()
         self.register_buffer("weight", head.weight)
@@ -93,5 +100,6 @@ def int8_gpt(model: GPT, quantize: bool = True) -> GPT:
                 else:
                     replacement = Int8Linear(child.in_features, child.out_features, child.bias is not None)
                 setattr(parent, name, replacement)
+    assert isinstance(model.lm_head, Int8Linear), "the loop above replaced every Linear, lm_head included"
     model.transformer.wte = Int8Embedding(model.lm_head)
     return model.eval()

@@ -57,9 +57,10 @@ class KVCache:
 
     def append(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Add one layer's new (B, H, T, D) keys and values; return the cached ones followed by the new ones."""
-        if self.keys[layer] is not None:
-            k = torch.cat([self.keys[layer], k], dim=2)
-            v = torch.cat([self.values[layer], v], dim=2)
+        past_k, past_v = self.keys[layer], self.values[layer]
+        if past_k is not None and past_v is not None:  # set together: both or neither
+            k = torch.cat([past_k, k], dim=2)
+            v = torch.cat([past_v, v], dim=2)
         self.keys[layer], self.values[layer] = k, v
         return k, v
 
@@ -317,7 +318,8 @@ class GPT(nn.Module):
         Parameters are told apart by role rather than by p.dim(), which FSDP's flattened shards hide.
         """
         norms = {id(p) for m in self.modules() if isinstance(m, nn.LayerNorm) for p in m.parameters()}
-        decay, no_decay = [], []
+        decay: list[nn.Parameter] = []
+        no_decay: list[nn.Parameter] = []
         for name, param in self.named_parameters():  # a tied weight is listed once
             if param.requires_grad:
                 (no_decay if name.endswith("bias") or id(param) in norms else decay).append(param)

@@ -133,4 +133,6 @@ class AlertRules(L.Callback):
 
 def fired_alerts(trainer: L.Trainer) -> list[dict]:
     """The alerts every AlertRules callback of this trainer fired, in order."""
-    return [alert for c in trainer.callbacks if isinstance(c, AlertRules) for alert in c.fired]
+    # Trainer sets `callbacks` in __init__ through its callback connector, so Lightning's types never declare it.
+    callbacks: list[L.Callback] = trainer.callbacks  # type: ignore[attr-defined]
+    return [alert for c in callbacks if isinstance(c, AlertRules) for alert in c.fired]

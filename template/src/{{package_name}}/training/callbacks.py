@@ -16,7 +16,8 @@ class TokenThroughput(L.Callback):
 
     def __init__(self, warmup_steps: int = 5, log_every_n_steps: int = 50):
         self.warmup_steps, self.log_every_n_steps = warmup_steps, log_every_n_steps
-        self.tokens, self.seconds, self._last = 0, 0.0, None
+        self.tokens, self.seconds = 0, 0.0
+        self._last: float | None = None
 
     @property
     def tokens_per_s(self) -> float:

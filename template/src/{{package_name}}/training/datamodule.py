@@ -28,7 +28,7 @@ class RandomWindows(Dataset):
         self.path, self.dtype, self.block_size = path, dtype, block_size
         self.seed, self.num_samples = seed, num_samples
         self.num_starts = tokens_in(path, dtype) - block_size
-        self._tokens = None
+        self._tokens: np.memmap | None = None
 
     def __len__(self) -> int:
         return self.num_samples

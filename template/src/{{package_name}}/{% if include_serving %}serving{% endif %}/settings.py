@@ -10,7 +10,9 @@ from omegaconf import DictConfig
 
 from ..errors import ServeError
 
-HOSTS = ("127.0.0.1", "0.0.0.0", "::")  # what LitServe binds: loopback only, or every interface
+# The values serve.host may take: loopback only, or every interface (a deliberate choice, never the default).
+EVERY_IPV4_INTERFACE = "0.0.0.0"  # nosec B104
+HOSTS = ("127.0.0.1", EVERY_IPV4_INTERFACE, "::")
 ACCELERATORS = ("auto", "cpu", "cuda", "mps")
 
 
