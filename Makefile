@@ -43,8 +43,8 @@ template-lock: $(VENV)/.installed
 	$(PY) scripts/lock_template.py
 
 lint: $(VENV)/.installed
-	$(PY) -m ruff check generator hooks scripts tests
-	$(PY) -m ruff format --check generator hooks scripts tests
+	$(PY) -m ruff check bench generator hooks scripts tests
+	$(PY) -m ruff format --check bench generator hooks scripts tests
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

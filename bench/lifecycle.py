@@ -1,6 +1,6 @@
 """Benchmarks of the generator, each a ratio against a baseline run in this same script.
 
-    python bench/lifecycle.py [--repos 20] [--repeats 3] [--json PATH]
+    python bench/lifecycle.py [--repos 20] [--repeats 3] [--fleet-rounds 2] [--json PATH]
 
 - `new`    : `llm-scaffold new` (create_project) vs raw `copier.run_copy` of the same template;
 - `update` : `llm-scaffold update` (update_project) vs raw `copier.run_update`, one version;
@@ -95,11 +95,18 @@ def bench_update(template: Path, work: Path, repeats: int) -> dict:
     return {"update_s": round(min(ours), 3), "copier_update_s": round(min(raw), 3), "update_ratio": round(ratio, 3)}
 
 
-def bench_fleet(template: Path, work: Path, repos: int) -> dict:
-    parallel = projects_at_v1(template, work / "fleet-parallel", repos)
-    sequential = projects_at_v1(template, work / "fleet-sequential", repos)
-    sequential_s = timed(lambda: [update_one(str(path)) for path in sequential])
-    parallel_s = timed(run_fleet, "update", parallel, jobs=2)
+def bench_fleet(template: Path, work: Path, repos: int, rounds: int) -> dict:
+    """Both sides on fresh copies of the same fleet, in alternating order; each side's fastest round counts."""
+    sides: dict[str, list[float]] = {"parallel": [], "sequential": []}
+    for round_ in range(rounds):
+        order = ["sequential", "parallel"] if round_ % 2 == 0 else ["parallel", "sequential"]
+        for side in order:
+            fleet = projects_at_v1(template, work / f"fleet-{side}-{round_}", repos)
+            if side == "parallel":
+                sides[side].append(timed(run_fleet, "update", fleet, jobs=2))
+            else:
+                sides[side].append(timed(lambda fleet=fleet: [update_one(str(path)) for path in fleet]))
+    parallel_s, sequential_s = min(sides["parallel"]), min(sides["sequential"])
     return {
         "fleet_repos": repos,
         "fleet_jobs2_s": round(parallel_s, 2),
@@ -112,13 +119,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repos", type=int, default=20, help="repositories in the fleet benchmark (default 20)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per side for new and update (default 3)")
+    parser.add_argument("--fleet-rounds", type=int, default=2, help="fleet rounds, alternating order (default 2)")
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="llm-scaffold-bench-") as scratch:
         work = Path(scratch)
         template = make_template(work / "template")
         results = {**bench_new(template, work, args.repeats), **bench_update(template, work, args.repeats)}
-        results.update(bench_fleet(template, work, args.repos))
+        results.update(bench_fleet(template, work, args.repos, args.fleet_rounds))
     print(json.dumps(results, indent=2))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
