@@ -14,8 +14,10 @@ from pathlib import Path
 
 import yaml
 from copier import run_copy
+from copier.errors import CopierError
 
 from generator import template_source, versions
+from generator import trust as trust_policy
 from generator.errors import InvalidAnswerError, ProjectError, VersionError
 from generator.project import ANSWERS_FILE, git
 
@@ -28,6 +30,7 @@ def adopt_project(
     version: str | None = None,
     data: dict | None = None,
     from_cruft: bool = False,
+    trust: bool = False,
 ) -> dict:
     """Write the answers file of an existing project; return the recorded answers."""
     path = Path(path).expanduser().resolve()
@@ -41,7 +44,7 @@ def adopt_project(
     if version not in available:
         raise VersionError(f"version {version} does not exist in '{source}': choose one of {', '.join(available)}")
     answers = {**inferred_answers(path, from_cruft), **(data or {})}
-    answers = validated_answers(source, version, answers)
+    answers = validated_answers(source, version, answers, trust_policy.allows_code(source, trust))
     recorded = {"_commit": version, "_src_path": source, **answers}
     (path / ANSWERS_FILE).write_text(ANSWERS_HEADER + yaml.safe_dump(recorded, sort_keys=True, allow_unicode=True))
     return recorded
@@ -56,27 +59,33 @@ def inferred_answers(path: Path, from_cruft: bool) -> dict:
         cruft = path / ".cruft.json"
         if not cruft.is_file():
             raise ProjectError(f"{path} has no .cruft.json: drop --from-cruft, or pass answers with -d key=value")
-        context = json.loads(cruft.read_text(encoding="utf-8")).get("context", {}).get("cookiecutter", {})
+        try:
+            context = json.loads(cruft.read_text(encoding="utf-8")).get("context", {}).get("cookiecutter", {})
+        except (ValueError, AttributeError) as err:
+            raise ProjectError(f"{cruft} is not a cruft file ({err}): fix it, or drop --from-cruft") from err
         answers.update({key: value for key, value in context.items() if not key.startswith("_")})
     return answers
 
 
-def validated_answers(source: str, version: str, answers: dict) -> dict:
+def validated_answers(source: str, version: str, answers: dict, unsafe: bool) -> dict:
     """The template's own validators check the answers; keys it does not ask are dropped."""
     with tempfile.TemporaryDirectory(prefix="llm-scaffold-adopt-") as scratch:
         try:
-            worker = run_copy(
-                source,
-                Path(scratch) / "render",
-                data=answers,
-                vcs_ref=version,
-                defaults=True,
-                pretend=True,  # ask and validate only: nothing is written
-                skip_tasks=True,
-                quiet=True,
-                unsafe=True,
-            )
+            with trust_policy.refusing_untrusted(source):
+                worker = run_copy(
+                    source,
+                    Path(scratch) / "render",
+                    data=answers,
+                    vcs_ref=version,
+                    defaults=True,
+                    pretend=True,  # ask and validate only: nothing is written
+                    skip_tasks=True,
+                    quiet=True,
+                    unsafe=unsafe,
+                )
         except ValueError as err:
             raise InvalidAnswerError(f"{err}: pass the right value with -d key=value") from err
+        except CopierError as err:
+            raise ProjectError(f"cannot read template '{source}' at {version} ({err}): check --template") from err
         questions = worker.template.questions_data
         return {key: value for key, value in worker.answers.combined.items() if key in questions}

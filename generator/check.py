@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from generator import versions
+from generator import update_state, versions
 from generator.project import files_with_conflict_markers, open_project
-from generator.reference import drifted, reference_render
+from generator.reference import differing, drifted, reference_render
 
 
 @dataclass
@@ -28,18 +28,23 @@ class CheckReport:
         return {**asdict(self), "ok": self.ok}
 
 
-def check_project(path: str | Path) -> CheckReport:
+def check_project(path: str | Path, trust: bool = False) -> CheckReport:
+    """Raises UpdateInterruptedError / UpdateRunningError for a tree an update has not finished with."""
     project = open_project(path)
+    update_state.ensure_not_interrupted(project.path)
     latest = versions.latest_version(project.source)
     current = versions.parse(project.version)
     behind = latest is not None and (current is None or versions.parse(latest) > current)
-    with reference_render(project) as reference:
+    with reference_render(project, trust=trust) as reference:
         changed = drifted(project, reference)
+        # Conflicts only where a managed file differs from the template: a file of the user's own
+        # that quotes a marker line is not an unresolved update.
+        conflicts = files_with_conflict_markers(project.path, differing(project, reference))
     return CheckReport(
         path=str(project.path),
         version=project.version,
         latest=latest,
         behind=behind,
         drifted=changed,
-        conflicts=files_with_conflict_markers(project.path),
+        conflicts=conflicts,
     )

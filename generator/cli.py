@@ -6,10 +6,13 @@ Only this module prints and chooses exit codes; the library raises typed errors.
 from __future__ import annotations
 
 import json
+import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
 
+import click
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -21,9 +24,20 @@ from generator.diff import diff_project
 from generator.errors import ScaffoldError
 from generator.fleet import all_ok, run_fleet
 from generator.new import create_project
+from generator.project import ANSWERS_FILE, open_project
 from generator.release import release as release_version
 from generator.template_source import ENV_VAR
-from generator.update import update_project
+from generator.update import DELETED_HERE_KEPT, update_project
+from generator.update import abort as abort_update
+
+TrustOption = Annotated[
+    bool,
+    typer.Option(
+        "--trust",
+        help="Let this template run its own code (tasks, migrations). Without it only the team template "
+        f"(${ENV_VAR} or this package's checkout) and templates listed under `trust:` in copier's settings may.",
+    ),
+]
 
 app = typer.Typer(
     name="llm-scaffold",
@@ -33,6 +47,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console(stderr=True)
+DEBUG_VAR = "LLM_SCAFFOLD_DEBUG"
 T = TypeVar("T")
 
 
@@ -87,6 +102,7 @@ def new(
     ] = None,
     defaults: Annotated[bool, typer.Option(help="Use the default for every question not given with -d.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors and the result.")] = False,
+    trust: TrustOption = False,
 ) -> None:
     """Generate a new project in DEST.
 
@@ -98,7 +114,7 @@ def new(
     try:
         path = run_or_exit(
             lambda: create_project(
-                dest, template=template, vcs_ref=vcs_ref, data=answers, defaults=defaults, quiet=quiet
+                dest, template=template, vcs_ref=vcs_ref, data=answers, defaults=defaults, quiet=quiet, trust=trust
             )
         )
     except KeyboardInterrupt:
@@ -119,17 +135,34 @@ def update(
         str, typer.Option(help="inline: conflict markers in files; rej: .rej files beside them.")
     ] = "inline",
     dry_run: Annotated[bool, typer.Option(help="Show the diff the update would apply; change nothing.")] = False,
+    abort: Annotated[
+        bool, typer.Option("--abort", help="Undo an interrupted update: restore the commit it started from.")
+    ] = False,
+    trust: TrustOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Update a project to a newer template version (3-way merge: your edits are kept).
+
+    Your edits to a file the new version renames are merged into the new file.
+
+    A file you edited that the new version deletes is kept and listed as a conflict.
 
     Exit codes: 0 updated or already current, 1 conflicts left to resolve, 2 error (repository unchanged).
     """
     if conflict not in ("inline", "rej"):
         raise typer.BadParameter("use inline or rej", param_hint="--conflict")
-    result = run_or_exit(lambda: update_project(path, to=to, conflict=conflict, dry_run=dry_run))
+    if abort:
+        result = run_or_exit(lambda: abort_update(path))
+    else:
+        result = run_or_exit(lambda: update_project(path, to=to, conflict=conflict, dry_run=dry_run, trust=trust))
     if as_json:
         typer.echo(json.dumps({**vars(result), "path": str(result.path)}, indent=2))
+    elif result.status == "aborted":
+        console.print(
+            f"Aborted the update of {result.path} to {result.to_version}: back at {result.from_version}, "
+            "as before it started.",
+            highlight=False,
+        )
     elif result.status == "current":
         console.print(f"{result.path} is already at {result.to_version}.", highlight=False)
     elif result.status == "dry-run":
@@ -151,18 +184,19 @@ def update(
             highlight=False,
         )
     if result.conflicts:
-        console.print("[yellow]Conflicts to resolve:[/yellow]\n  " + "\n  ".join(result.conflicts), highlight=False)
+        listed = [f"{name} ({DELETED_HERE_KEPT})" if name in result.kept else name for name in result.conflicts]
+        console.print("[yellow]Conflicts to resolve:[/yellow]\n  " + "\n  ".join(listed), highlight=False)
         raise typer.Exit(1)
 
 
 @app.command()
-def check(path: ProjectPath = Path("."), as_json: JsonOption = False) -> None:
+def check(path: ProjectPath = Path("."), trust: TrustOption = False, as_json: JsonOption = False) -> None:
     """Is the project behind its template, has a managed file drifted, are conflicts unresolved?
 
     Exit codes: 0 current and clean, 1 behind, drifted or conflicted, 2 error.
     Declare files you change on purpose in pyproject.toml: [tool.llm-scaffold] owned = ["README.md"].
     """
-    report = run_or_exit(lambda: check_project(path))
+    report = run_or_exit(lambda: check_project(path, trust=trust))
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2))
     else:
@@ -180,9 +214,9 @@ def check(path: ProjectPath = Path("."), as_json: JsonOption = False) -> None:
 
 
 @app.command()
-def diff(path: ProjectPath = Path(".")) -> None:
+def diff(path: ProjectPath = Path("."), trust: TrustOption = False) -> None:
     """Show how the project differs from a fresh render of its own template version."""
-    typer.echo(run_or_exit(lambda: diff_project(path)), nl=False)
+    typer.echo(run_or_exit(lambda: diff_project(path, trust=trust)), nl=False)
 
 
 @app.command(name="versions")
@@ -190,8 +224,12 @@ def list_versions(
     template: Annotated[str | None, typer.Option(help=f"Template path or git URL (default: ${ENV_VAR}).")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """List the template's versions (git tags) with their CHANGELOG lines."""
-    source = run_or_exit(lambda: template_source.resolve(template))
+    """List the template's versions (git tags) with their CHANGELOG lines.
+
+    Inside a generated project, without --template: the versions of the template it records.
+    """
+    source = run_or_exit(lambda: template if template else recorded_source(Path.cwd()))
+    source = run_or_exit(lambda: template_source.resolve(source))
     tags = run_or_exit(lambda: versions.list_versions(source))
     notes = versions.changelog(source)
     if as_json:
@@ -203,6 +241,11 @@ def list_versions(
         typer.echo(tag)
         for line in notes.get(tag, "").splitlines():
             typer.echo(f"  {line}")
+
+
+def recorded_source(folder: Path) -> str | None:
+    """The template source a project in `folder` records, else None (the configured template)."""
+    return open_project(folder).source if (folder / ANSWERS_FILE).is_file() else None
 
 
 @app.command()
@@ -219,6 +262,7 @@ def release(
 def adopt(
     path: Annotated[Path, typer.Argument(help="The existing project (a git repository).")],
     from_cruft: Annotated[bool, typer.Option(help="Take the answers from a cruft project's .cruft.json.")] = False,
+    trust: TrustOption = False,
     template: Annotated[str | None, typer.Option(help=f"Template path or git URL (default: ${ENV_VAR}).")] = None,
     version: Annotated[str | None, typer.Option(help="The template version the project matches best.")] = None,
     data: Annotated[list[str] | None, typer.Option("--data", "-d", help="An answer: -d key=value.")] = None,
@@ -228,7 +272,7 @@ def adopt(
     Writes only .copier-answers.yml; the next `update` merges from --version, keeping your files.
     """
     answers = parse_data(data or [])
-    recorded = run_or_exit(lambda: adopt_project(path, template, version, answers, from_cruft))
+    recorded = run_or_exit(lambda: adopt_project(path, template, version, answers, from_cruft, trust))
     console.print(
         f"Linked {path} to {recorded['_src_path']} at {recorded['_commit']}. "
         "Commit .copier-answers.yml, then run `llm-scaffold update`.",
@@ -247,7 +291,7 @@ def report_fleet(entries, as_json: bool) -> None:
         typer.echo(json.dumps([entry.as_dict() for entry in entries], indent=2))
     else:
         table = Table("repo", "from", "to", "result", "message", title="llm-scaffold fleet")
-        colours = {"updated": "green", "current": "green", "conflicts": "yellow", "dirty": "yellow"}
+        colours = {"updated": "green", "current": "green", "conflicts": "yellow", "dirty": "yellow", "behind": "yellow"}
         for entry in entries:
             colour = colours.get(entry.result, "red")
             table.add_row(entry.repo, entry.from_version, entry.to_version, f"[{colour}]{entry.result}", entry.message)
@@ -256,9 +300,9 @@ def report_fleet(entries, as_json: bool) -> None:
 
 
 @fleet_app.command("status")
-def fleet_status(paths: Paths, jobs: JobsOption = 2, as_json: JsonOption = False) -> None:
-    """Check every project: current, behind, drifted, conflicts or error. Exit 1 if any needs attention."""
-    report_fleet(run_fleet("status", paths, jobs=jobs), as_json)
+def fleet_status(paths: Paths, jobs: JobsOption = 2, trust: TrustOption = False, as_json: JsonOption = False) -> None:
+    """Check every project: current, behind, drifted, conflicts, interrupted or error. Exit 1 if any needs attention."""
+    report_fleet(run_fleet("status", paths, jobs=jobs, trust=trust), as_json)
 
 
 @fleet_app.command("update")
@@ -266,6 +310,7 @@ def fleet_update(
     paths: Paths,
     to: Annotated[str | None, typer.Option(help="Template version (default: the latest tag).")] = None,
     jobs: JobsOption = 2,
+    trust: TrustOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Update every project on a new branch with one commit; report updated, current, conflicts, dirty or error.
@@ -273,8 +318,28 @@ def fleet_update(
     A project with conflicts keeps its new branch checked out, uncommitted, for a person to resolve.
     Exit 1 if any project needs attention.
     """
-    report_fleet(run_fleet("update", paths, to=to, jobs=jobs), as_json)
+    report_fleet(run_fleet("update", paths, to=to, jobs=jobs, trust=trust), as_json)
 
 
 def main() -> None:
-    app()
+    """The console script: any failure the library did not foresee still ends in one line, not a traceback."""
+    try:
+        app(standalone_mode=False)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except click.ClickException as err:  # usage errors: click's own message and exit code 2
+        err.show()
+        sys.exit(err.exit_code)
+    except click.exceptions.Abort:
+        console.print("[yellow]interrupted[/yellow]")
+        sys.exit(130)
+    except Exception as err:  # noqa: BLE001 - the last line of defence between a bug and a user
+        if os.environ.get(DEBUG_VAR):
+            raise
+        console.print(
+            f"[red]error:[/red] unexpected {type(err).__name__}: {err}. This is a bug in llm-scaffold: "
+            f"run again with {DEBUG_VAR}=1 for the traceback and report it.",
+            highlight=False,
+            soft_wrap=True,
+        )
+        sys.exit(2)

@@ -37,3 +37,15 @@ class VersionError(ScaffoldError):
 
 class UpdateError(ScaffoldError):
     """The update failed midway; the repository was restored to its state before."""
+
+
+class UntrustedTemplateError(ScaffoldError):
+    """The template would run its own code (tasks, migrations, Jinja extensions) but is not trusted."""
+
+
+class UpdateInterruptedError(ScaffoldError):
+    """An earlier update of this repository was interrupted; its half-updated tree must be undone first."""
+
+
+class UpdateRunningError(ScaffoldError):
+    """Another update of this repository is running right now."""

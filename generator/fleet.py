@@ -1,9 +1,11 @@
 """`llm-scaffold fleet`: check or update many projects at once, in parallel processes.
 
 Each repository is handled in its own process, so one failing never affects another. An update
-goes onto a new branch `llm-scaffold/update-<version>` with one commit. A repository whose update
-leaves conflicts is not committed: the branch is left checked out with the markers in the work
-tree for a person to resolve and commit (committing markers would let them slip into main).
+goes onto a new branch `llm-scaffold/update-<version>` with one commit. Run again, an earlier run's
+branch that holds the update is reported and left alone, and one that does not is reset (only when
+it holds nothing but our own update commits). A repository whose update leaves conflicts is not
+committed: the branch is left checked out with the markers in the work tree for a person to
+resolve and commit (committing markers would let them slip into main).
 """
 
 from __future__ import annotations
@@ -12,12 +14,16 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import yaml
+
+from generator import update_state
 from generator.check import check_project
-from generator.errors import ScaffoldError
-from generator.project import commit_all, git, open_project, uncommitted_changes
+from generator.errors import ScaffoldError, UpdateInterruptedError
+from generator.project import ANSWERS_FILE, commit_all, git, open_project, uncommitted_changes
 from generator.update import resolve_target, update_project
 
 OK_RESULTS = {"updated", "current"}
+COMMIT_PREFIX = "Update template to "
 
 
 @dataclass
@@ -25,64 +31,102 @@ class FleetEntry:
     repo: str
     from_version: str = ""
     to_version: str = ""
-    result: str = "error"  # updated | current | conflicts | dirty | behind | drifted | error
+    result: str = "error"  # updated | current | conflicts | dirty | behind | drifted | interrupted | error
     message: str = ""
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
-def run_fleet(kind: str, paths: list[str | Path], to: str | None = None, jobs: int = 1) -> list[FleetEntry]:
+def run_fleet(
+    kind: str, paths: list[str | Path], to: str | None = None, jobs: int = 1, trust: bool = False
+) -> list[FleetEntry]:
     """`kind` is "status" or "update"; results come back in the order of `paths`."""
     work = status_one if kind == "status" else update_one
     with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [pool.submit(work, str(Path(path).expanduser().resolve()), to) for path in paths]
+        futures = [pool.submit(guarded, work, str(Path(path).expanduser().resolve()), to, trust) for path in paths]
         return [future.result() for future in futures]
+
+
+def guarded(work, path: str, to: str | None, trust: bool) -> FleetEntry:
+    """One repository's work; whatever goes wrong becomes its own row, never the whole fleet's failure."""
+    entry = FleetEntry(path)
+    try:
+        return work(entry, to, trust)
+    except UpdateInterruptedError as err:
+        entry.result, entry.message = "interrupted", str(err)
+    except ScaffoldError as err:
+        entry.result, entry.message = "error", str(err)
+    except Exception as err:  # noqa: BLE001 - one repository's surprise must not stop the fleet
+        entry.result, entry.message = "error", f"{type(err).__name__}: {err}"
+    return entry
 
 
 def all_ok(entries: list[FleetEntry]) -> bool:
     return all(entry.result in OK_RESULTS for entry in entries)
 
 
-def status_one(path: str, to: str | None = None) -> FleetEntry:
-    try:
-        report = check_project(path)
-    except ScaffoldError as err:
-        return FleetEntry(path, message=str(err))
-    result = (
+def status_one(entry: FleetEntry, to: str | None, trust: bool) -> FleetEntry:
+    entry.from_version = open_project(entry.repo).version
+    report = check_project(entry.repo, trust=trust)
+    entry.to_version = report.latest or ""
+    entry.result = (
         "conflicts" if report.conflicts else "behind" if report.behind else "drifted" if report.drifted else "current"
     )
-    detail = report.conflicts or report.drifted
-    return FleetEntry(path, report.version, report.latest or "", result, ", ".join(detail))
+    entry.message = ", ".join(report.conflicts or report.drifted)
+    return entry
 
 
-def update_one(path: str, to: str | None = None) -> FleetEntry:
-    try:
-        project = open_project(path)
-        entry = FleetEntry(path, project.version)
-        dirty = uncommitted_changes(project.path)
-        if dirty:
-            return FleetEntry(path, project.version, result="dirty", message=f"uncommitted: {', '.join(dirty[:5])}")
-        entry.to_version = resolve_target(project, to)
-        if entry.to_version == project.version:
-            entry.result = "current"
-            return entry
-        original = git(project.path, "rev-parse", "--abbrev-ref", "HEAD").stdout.strip()
-        branch = f"llm-scaffold/update-{entry.to_version}"
-        git(project.path, "checkout", "--quiet", "-b", branch)
-        try:
-            result = update_project(project.path, to=entry.to_version)
-        except ScaffoldError:
-            git(project.path, "checkout", "--quiet", original)
-            git(project.path, "branch", "--quiet", "-D", branch)
-            raise
-        if result.conflicts:
-            entry.result, entry.message = "conflicts", f"on branch {branch}: resolve {', '.join(result.conflicts)}"
-            return entry
-        commit_all(project.path, f"Update template to {result.to_version}")
-        entry.result, entry.message = "updated", f"branch {branch}"
+def update_one(entry: FleetEntry, to: str | None, trust: bool) -> FleetEntry:
+    project = open_project(entry.repo)
+    entry.from_version = project.version
+    update_state.ensure_not_interrupted(project.path)
+    entry.to_version = resolve_target(project, to)
+    dirty = uncommitted_changes(project.path)
+    if dirty:
+        entry.result, entry.message = "dirty", f"uncommitted: {', '.join(dirty[:5])}"
         return entry
-    except ScaffoldError as err:
-        return FleetEntry(path, result="error", message=str(err))
-    except Exception as err:  # noqa: BLE001 - one repository's surprise must not stop the fleet
-        return FleetEntry(path, result="error", message=f"{type(err).__name__}: {err}")
+    if entry.to_version == project.version:
+        entry.result = "current"
+        return entry
+    branch = f"llm-scaffold/update-{entry.to_version}"
+    if holds_update(project.path, branch, entry.to_version):
+        entry.result, entry.message = "updated", f"branch {branch} (from an earlier run)"
+        return entry
+    original = git(project.path, "rev-parse", "--abbrev-ref", "HEAD").stdout.strip()
+    switch_to_fresh_branch(project.path, branch)
+    try:
+        result = update_project(project.path, to=entry.to_version, trust=trust)
+    except ScaffoldError:
+        git(project.path, "checkout", "--quiet", original)
+        git(project.path, "branch", "--quiet", "-D", branch)
+        raise
+    if result.conflicts:
+        entry.result, entry.message = "conflicts", f"on branch {branch}: resolve {', '.join(result.conflicts)}"
+        return entry
+    commit_all(project.path, f"{COMMIT_PREFIX}{result.to_version}")
+    entry.result, entry.message = "updated", f"branch {branch}"
+    return entry
+
+
+def holds_update(repo: Path, branch: str, version: str) -> bool:
+    """Whether `branch` exists and already records `version` (an earlier run's update, maybe resolved)."""
+    shown = git(repo, "show", f"refs/heads/{branch}:{ANSWERS_FILE}", check=False)
+    if shown.returncode != 0:
+        return False
+    try:
+        return str((yaml.safe_load(shown.stdout) or {}).get("_commit")) == version
+    except (yaml.YAMLError, AttributeError):
+        return False
+
+
+def switch_to_fresh_branch(repo: Path, branch: str) -> None:
+    """Create `branch` at HEAD; an old one of ours (only our own update commits) is reset, another refused."""
+    if git(repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", check=False).returncode == 0:
+        subjects = git(repo, "log", "--format=%s", f"HEAD..refs/heads/{branch}").stdout.splitlines()
+        if any(not subject.startswith(COMMIT_PREFIX) for subject in subjects):
+            raise ScaffoldError(
+                f"branch {branch} exists with commits of someone else's: merge or delete it "
+                f"(`git branch -D {branch}`), then run again"
+            )
+    git(repo, "checkout", "--quiet", "-B", branch)

@@ -13,7 +13,8 @@ from generator import template_source
 from generator.errors import ProjectError
 
 ANSWERS_FILE = ".copier-answers.yml"
-CONFLICT_MARKER = re.compile(r"^(<{7}|>{7}) ", re.MULTILINE)
+# A whole conflict block, as git and copier write it: a quoted `<<<<<<< HEAD` line alone is not one.
+CONFLICT_BLOCK = re.compile(r"^<{7}(?: .*)?\n(?:.*\n)*?={7}\n(?:.*\n)*?>{7}(?: .*)?$", re.MULTILINE)
 
 
 @dataclass
@@ -44,7 +45,7 @@ def open_project(path: str | Path) -> Project:
             f"{path} has no {ANSWERS_FILE}: it was not generated from a template; "
             "generate one with `llm-scaffold new`, or link this one with `llm-scaffold adopt`"
         )
-    answers = yaml.safe_load(answers_path.read_text(encoding="utf-8")) or {}
+    answers = read_answers(answers_path)
     source = str(answers.get("_src_path", ""))
     if not source:
         raise ProjectError(f"{answers_path} records no _src_path: set it to the template's git URL or absolute path")
@@ -58,8 +59,33 @@ def open_project(path: str | Path) -> Project:
     return Project(path=path, answers=answers)
 
 
+def read_answers(answers_path: Path) -> dict:
+    """The answers file as a mapping; anything else is a ProjectError naming the file and the fix."""
+    fix = f"restore it from git (`git checkout -- {ANSWERS_FILE}`) or fix it by hand"
+    try:
+        answers = yaml.safe_load(answers_path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise ProjectError(f"{answers_path} is not UTF-8 text ({err.reason} at byte {err.start}): {fix}") from err
+    except yaml.YAMLError as err:
+        where = getattr(err, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where else ""
+        raise ProjectError(f"{answers_path} is not valid YAML{line}: {fix}") from err
+    except OSError as err:
+        raise ProjectError(f"cannot read {answers_path} ({err.strerror}): check its permissions") from err
+    if answers is None:
+        return {}
+    if not isinstance(answers, dict):
+        raise ProjectError(f"{answers_path} holds a {type(answers).__name__}, not key: value answers: {fix}")
+    return answers
+
+
 def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True)
+    if not Path(repo).is_dir():
+        raise ProjectError(f"{repo} is not a folder: give the path of a project")
+    try:
+        result = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True)
+    except FileNotFoundError as err:
+        raise ProjectError("git is not installed or not on PATH: install git (updates need it)") from err
     if check and result.returncode != 0:
         raise ProjectError(f"git {' '.join(args)} failed in {repo}: {result.stderr.strip()}")
     return result
@@ -74,16 +100,22 @@ def commit_all(repo: Path, message: str) -> None:
 
 
 def uncommitted_changes(repo: Path) -> list[str]:
-    """Paths with staged, unstaged or untracked (not ignored) changes."""
-    return [line[3:] for line in git(repo, "status", "--porcelain", "--untracked-files=all").stdout.splitlines()]
+    """Paths with staged, unstaged or untracked (not ignored) changes (a rename: its new path)."""
+    fields = git(repo, "status", "--porcelain", "-z", "--untracked-files=all").stdout.split("\0")
+    paths, renamed_from = [], False
+    for entry in fields:
+        if renamed_from:  # the old path of a staged rename follows the new one
+            renamed_from = False
+        elif entry:
+            paths.append(entry[3:])
+            renamed_from = entry[0] in "RC"
+    return paths
 
 
-def files_with_conflict_markers(repo: Path) -> list[str]:
-    """Tracked or new (not ignored) files that hold unresolved `<<<<<<<` / `>>>>>>>` blocks."""
-    listed = git(repo, "ls-files", "--cached", "--others", "--exclude-standard").stdout.splitlines()
-    found = []
-    for name in sorted(set(listed)):
-        file = repo / name
-        if file.is_file() and CONFLICT_MARKER.search(file.read_text(encoding="utf-8", errors="replace")):
-            found.append(name)
-    return found
+def has_conflict_block(file: Path) -> bool:
+    return file.is_file() and bool(CONFLICT_BLOCK.search(file.read_text(encoding="utf-8", errors="replace")))
+
+
+def files_with_conflict_markers(repo: Path, names: list[str]) -> list[str]:
+    """Those of `names` (paths in `repo`) that hold an unresolved `<<<<<<<` ... `>>>>>>>` block."""
+    return sorted(name for name in set(names) if has_conflict_block(repo / name))

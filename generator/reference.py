@@ -1,11 +1,14 @@
-"""A fresh render of a project's own template version with its recorded answers.
+"""Fresh renders of a project's template with its recorded answers.
 
-`check` and `diff` compare the project against it: what differs is drift from the template.
+`check` and `diff` compare the project against a render of its own version: what differs is drift
+from the template. `update` also renders the version it moves to, to see what the template renames
+or deletes.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import re
 import tempfile
 import tomllib
 from collections.abc import Iterator
@@ -13,35 +16,60 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from copier import run_copy
+from copier.errors import CopierError
 
+from generator import trust as trust_policy
+from generator.errors import ProjectError
 from generator.project import ANSWERS_FILE, Project
+
+PYPROJECT = "pyproject.toml"
+TABLE_HEADER = re.compile(r"^\s*\[\[?\s*([^\[\]]+?)\s*\]\]?\s*(#.*)?$")
+OWN_TABLE = re.compile(r'^tool\s*\.\s*"?llm-scaffold"?\s*(\..*)?$')
 
 
 @contextmanager
-def reference_render(project: Project) -> Iterator[Path]:
-    """Yield a temporary folder holding the template rendered at the project's version."""
+def reference_render(project: Project, version: str | None = None, trust: bool = False) -> Iterator[Path]:
+    """Yield a temporary folder holding the template rendered at `version` (default: the project's)."""
+    version = version or project.version or None
     with tempfile.TemporaryDirectory(prefix="llm-scaffold-reference-") as scratch:
         dest = Path(scratch) / project.path.name
-        run_copy(
-            project.source,
-            dest,
-            data=project.user_answers,
-            vcs_ref=project.version or None,
-            defaults=True,
-            quiet=True,
-            skip_tasks=True,  # no git init, no hooks: only the files
-            unsafe=True,
-        )
+        try:
+            with trust_policy.refusing_untrusted(project.source):
+                run_copy(
+                    project.source,
+                    dest,
+                    data=project.user_answers,
+                    vcs_ref=version,
+                    defaults=True,
+                    quiet=True,
+                    skip_tasks=True,  # no git init, no hooks: only the files
+                    unsafe=trust_policy.allows_code(project.source, trust),
+                )
+        except (CopierError, ValueError, OSError) as err:
+            raise ProjectError(
+                f"cannot render template '{project.source}' at {version or 'its latest version'} "
+                f"({type(err).__name__}: {str(err).strip() or 'no detail'}): check _commit and _src_path "
+                f"in {ANSWERS_FILE}"
+            ) from err
         yield dest
 
 
 def owned_patterns(project: Project) -> list[str]:
     """Globs of files the team changed on purpose: `[tool.llm-scaffold] owned = [...]` in pyproject.toml."""
-    pyproject = project.path / "pyproject.toml"
+    pyproject = project.path / PYPROJECT
     if not pyproject.is_file():
         return []
-    table = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {}).get("llm-scaffold", {})
-    return list(table.get("owned", []))
+    try:
+        table = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {}).get("llm-scaffold", {})
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ProjectError(
+            f"{pyproject} is not valid TOML ({err}): resolve its conflict markers (<<<<<<<) or syntax error, "
+            "then run again"
+        ) from err
+    owned = table.get("owned", []) if isinstance(table, dict) else []
+    if not isinstance(owned, list) or not all(isinstance(pattern, str) for pattern in owned):
+        raise ProjectError(f'{pyproject}: [tool.llm-scaffold] owned must be a list of globs, e.g. ["README.md"]')
+    return owned
 
 
 def managed_files(reference: Path) -> list[str]:
@@ -53,14 +81,40 @@ def managed_files(reference: Path) -> list[str]:
     )
 
 
-def drifted(project: Project, reference: Path) -> list[str]:
+def without_own_table(text: str) -> str:
+    """pyproject.toml without `[tool.llm-scaffold]` (and its sub-tables): declaring owned files is not drift."""
+    kept, inside = [], False
+    for line in text.splitlines():
+        header = TABLE_HEADER.match(line)
+        if header:
+            inside = bool(OWN_TABLE.match(header[1]))
+        if not inside:
+            kept.append(line)
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip() + "\n"
+
+
+def same_content(name: str, ours: Path, theirs: Path) -> bool:
+    if ours.read_bytes() == theirs.read_bytes():
+        return True
+    if name != PYPROJECT:
+        return False
+    read = lambda path: path.read_text(encoding="utf-8", errors="replace")  # noqa: E731
+    return without_own_table(read(ours)) == without_own_table(read(theirs))
+
+
+def differing(project: Project, reference: Path, owned: list[str] | None = None) -> list[str]:
     """Managed files whose content differs from the reference render (missing ones included)."""
-    owned = owned_patterns(project)
+    owned = owned or []
     result = []
     for name in managed_files(reference):
         if any(fnmatch.fnmatch(name, pattern) for pattern in owned):
             continue
         ours = project.path / name
-        if not ours.is_file() or ours.read_bytes() != (reference / name).read_bytes():
+        if not ours.is_file() or not same_content(name, ours, reference / name):
             result.append(name)
     return result
+
+
+def drifted(project: Project, reference: Path) -> list[str]:
+    """Differing managed files, except those the team declared its own."""
+    return differing(project, reference, owned_patterns(project))

@@ -38,13 +38,18 @@ def normalize(source: str) -> str:
     return str(path)
 
 
+def is_checkout_template() -> bool:
+    """Whether this package runs from a git checkout of the template (an editable install of a clone)."""
+    return (CHECKOUT / "copier.yml").is_file() and (CHECKOUT / ".git").exists()
+
+
 def resolve(explicit: str | None = None) -> str:
     """The template source to use, normalised; a clear error if none can be found."""
     if explicit:
         return normalize(explicit)
     if os.environ.get(ENV_VAR):
         return normalize(os.environ[ENV_VAR])
-    if (CHECKOUT / "copier.yml").is_file() and (CHECKOUT / ".git").exists():
+    if is_checkout_template():
         return str(CHECKOUT)
     raise TemplateSourceError(
         f"no template given: pass --template <git URL or path>, or set {ENV_VAR} to your team's template"

@@ -1,21 +1,32 @@
 """`llm-scaffold update`: move a project to a newer template version with copier's 3-way merge.
 
-Refuses a dirty tree or a downgrade before touching anything. If anything fails midway (a
-migration raises, an exception, Ctrl-C), the repository is reset to exactly its state before:
-HEAD, index and working tree. Conflicts are listed afterwards instead of passing silently.
+Refuses before touching anything: a dirty tree, a merge/rebase/cherry-pick in progress, a
+downgrade, an untrusted template, an update already running or interrupted. The update is
+recorded inside `.git` while it runs (see update_state), so a killed one is reported and undone
+with `--abort`. If anything fails midway (a migration raises, an exception, Ctrl-C), the
+repository is reset to exactly its state before: HEAD, index and working tree. User-edited files
+that the template deletes or renames are carried over (see template_moves), and conflicts are
+listed afterwards instead of passing silently.
 """
 
 from __future__ import annotations
 
+import os
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from copier import run_update
 
-from generator import versions
-from generator.errors import DirtyTreeError, UpdateError, VersionError
+from generator import trust as trust_policy
+from generator import update_state, versions
+from generator.errors import DirtyTreeError, ScaffoldError, UpdateError, VersionError
 from generator.project import Project, files_with_conflict_markers, git, open_project, uncommitted_changes
+from generator.reference import reference_render
+from generator.template_moves import Move, carry_edits, edited_moves
+
+DELETED_HERE_KEPT = "deleted in the template, modified here"
 
 
 @dataclass
@@ -23,28 +34,48 @@ class UpdateResult:
     path: Path
     from_version: str
     to_version: str
-    status: str  # "updated", "current", "conflicts" or "dry-run"
+    status: str  # "updated", "current", "conflicts", "dry-run" or "aborted"
     changed: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
     diff: str = ""
+    kept: list[str] = field(default_factory=list)  # deleted in the template, modified here (also in conflicts)
+    merged_renames: list[str] = field(default_factory=list)  # user edits moved into a renamed file
 
 
 def update_project(
-    path: str | Path, to: str | None = None, conflict: str = "inline", dry_run: bool = False
+    path: str | Path,
+    to: str | None = None,
+    conflict: str = "inline",
+    dry_run: bool = False,
+    trust: bool = False,
 ) -> UpdateResult:
     project = open_project(path)
+    with update_state.update_lock(project.path):
+        update_state.ensure_not_interrupted(project.path, holding_lock=True)
+        update_state.ensure_no_git_operation(project.path)
+        ensure_clean(project)
+        target = resolve_target(project, to)
+        if target == project.version:
+            return UpdateResult(project.path, project.version, target, "current")
+        if dry_run:
+            return preview(project, target, conflict, trust)
+        return apply(project, target, conflict, trust)
+
+
+def abort(path: str | Path) -> UpdateResult:
+    """Undo an interrupted update: the recorded HEAD restored exactly."""
+    project_path = Path(path).expanduser().resolve()
+    record = update_state.abort_update(project_path)
+    return UpdateResult(project_path, record.from_version, record.to_version, "aborted")
+
+
+def ensure_clean(project: Project) -> None:
     dirty = uncommitted_changes(project.path)
     if dirty:
         raise DirtyTreeError(
             f"{project.path} has uncommitted changes ({', '.join(dirty[:5])}{' ...' if len(dirty) > 5 else ''}): "
             "commit or stash them first, so that the update can be reviewed and undone on its own"
         )
-    target = resolve_target(project, to)
-    if target == project.version:
-        return UpdateResult(project.path, project.version, target, "current")
-    if dry_run:
-        return preview(project, target, conflict)
-    return apply(project, target, conflict)
 
 
 def resolve_target(project: Project, to: str | None) -> str:
@@ -65,37 +96,57 @@ def resolve_target(project: Project, to: str | None) -> str:
     return target
 
 
-def apply(project: Project, target: str, conflict: str) -> UpdateResult:
+def apply(project: Project, target: str, conflict: str, trust: bool) -> UpdateResult:
     head = git(project.path, "rev-parse", "HEAD").stdout.strip()
+    branch = git(project.path, "rev-parse", "--abbrev-ref", "HEAD").stdout.strip()
+    moves = planned_moves(project, target, trust)
+    record = update_state.UpdateRecord(
+        head, "" if branch == "HEAD" else branch, project.version, target, os.getpid(), time.time()
+    )
+    update_state.write_record(project.path, record)
     try:
-        run_update(
-            str(project.path),
-            vcs_ref=target,
-            overwrite=True,  # copier's API refuses to update without it
-            defaults=True,
-            skip_answered=True,
-            conflict=conflict,
-            quiet=True,
-            unsafe=True,  # our own template: its tasks and migrations are part of it
-        )
+        with trust_policy.refusing_untrusted(project.source):
+            run_update(
+                str(project.path),
+                vcs_ref=target,
+                overwrite=True,  # copier's API refuses to update without it
+                defaults=True,
+                skip_answered=True,
+                conflict=conflict,
+                quiet=True,
+                unsafe=trust_policy.allows_code(project.source, trust),
+            )
+        carried = carry_edits(project.path, moves)
     except BaseException as err:
         restore(project.path, head)
-        if isinstance(err, KeyboardInterrupt):
+        update_state.clear_record(project.path)
+        if isinstance(err, KeyboardInterrupt | ScaffoldError):
             raise
         raise UpdateError(
             f"updating {project.path} to {target} failed ({type(err).__name__}: {err}); "
             "the repository was restored to its state before the update"
         ) from err
+    update_state.clear_record(project.path)
     changed = uncommitted_changes(project.path)
-    conflicts = conflicted(project.path, conflict)
+    merged_with_markers = files_with_conflict_markers(project.path, carried.merged)  # inline even with `rej`
+    conflicts = sorted({*conflicted(project.path, changed, conflict), *merged_with_markers, *carried.kept})
     status = "conflicts" if conflicts else "updated"
-    return UpdateResult(project.path, project.version, target, status, changed, conflicts)
+    result = UpdateResult(project.path, project.version, target, status, changed, conflicts)
+    result.kept, result.merged_renames = carried.kept, carried.merged
+    return result
 
 
-def conflicted(repo: Path, conflict: str) -> list[str]:
+def planned_moves(project: Project, target: str, trust: bool) -> list[Move]:
+    """User-edited files that `target` deletes or renames, read before copier drops them."""
+    with reference_render(project, trust=trust) as old, reference_render(project, target, trust) as new:
+        return edited_moves(project.path, old, new)
+
+
+def conflicted(repo: Path, changed: list[str], conflict: str) -> list[str]:
+    """Files the update changed that hold conflicts (a file merely quoting a marker line does not count)."""
     if conflict == "rej":
-        return sorted(name for name in uncommitted_changes(repo) if name.endswith(".rej"))
-    return files_with_conflict_markers(repo)
+        return sorted(name for name in changed if name.endswith(".rej"))
+    return files_with_conflict_markers(repo, changed)
 
 
 def restore(repo: Path, head: str) -> None:
@@ -104,12 +155,14 @@ def restore(repo: Path, head: str) -> None:
     git(repo, "clean", "-fd", "--quiet")
 
 
-def preview(project: Project, target: str, conflict: str) -> UpdateResult:
+def preview(project: Project, target: str, conflict: str, trust: bool) -> UpdateResult:
     """Run the update in a throw-away clone and report its diff; the project is not touched."""
     with tempfile.TemporaryDirectory(prefix="llm-scaffold-dry-run-") as scratch:
         clone = Path(scratch) / project.path.name
         git(project.path, "clone", "--quiet", "--no-hardlinks", str(project.path), str(clone))
-        result = apply(open_project(clone), target, conflict)
+        result = apply(open_project(clone), target, conflict, trust)
         git(clone, "add", "--all")
         diff = git(clone, "diff", "--cached", "--no-color").stdout
-    return UpdateResult(project.path, project.version, target, "dry-run", result.changed, result.conflicts, diff)
+    return UpdateResult(
+        project.path, project.version, target, "dry-run", result.changed, result.conflicts, diff, result.kept
+    )

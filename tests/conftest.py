@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 from copier import run_copy
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_FILES = ["copier.yml", "template", "hooks", "CHANGELOG.md"]
 TEMPLATE_VERSION = "v0.1.0"
+COPIER_SETTINGS = "COPIER_SETTINGS_PATH"
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -33,6 +36,21 @@ def copy_template(dest: Path, tag: str | None = TEMPLATE_VERSION, files: list[st
     if tag:
         git(dest, "tag", tag)
     return dest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def trusted_test_templates(tmp_path_factory: pytest.TempPathFactory):
+    """The templates the tests build live under pytest's temporary folder: trust that prefix the way a
+    user would, in copier's own settings file. Tests of the refusal point COPIER_SETTINGS_PATH elsewhere."""
+    settings = tmp_path_factory.getbasetemp() / "copier-settings.yml"
+    settings.write_text(yaml.safe_dump({"trust": [f"{tmp_path_factory.getbasetemp()}/"]}))
+    previous = os.environ.get(COPIER_SETTINGS)
+    os.environ[COPIER_SETTINGS] = str(settings)
+    yield settings
+    if previous is None:
+        os.environ.pop(COPIER_SETTINGS, None)
+    else:
+        os.environ[COPIER_SETTINGS] = previous
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,115 @@
+"""User-edited files that the new template version deletes or renames: carried, never dropped.
+
+copier silently drops such a file: it deletes the old path, and for a rename it writes only the
+template's new file. Before an update, renders of the two versions show, through git's rename
+detection, which managed files go away; each one the user edited is remembered. After the update
+the user's changes move into the new name with a 3-way merge (`git merge-file`: base = the old
+template file, ours = the user's file, theirs = the new template file); a deleted file is put back
+and reported as a conflict, "deleted in the template, modified here".
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from generator.project import ANSWERS_FILE
+
+
+@dataclass
+class Move:
+    old: str
+    new: str | None  # None: the template deletes the file
+    base: bytes  # the old template's file
+    user: bytes  # the user's file at the update's start
+    theirs: bytes | None  # the new template's file
+
+
+@dataclass
+class Carried:
+    merged: list[str]  # user edits moved into the renamed file
+    kept: list[str]  # files the template deletes, kept with the user's edits (conflicts to decide)
+
+
+def template_moves(old_render: Path, new_render: Path) -> dict[str, str | None]:
+    """Files of the old render that the new one deletes (None) or renames (their new path)."""
+    diff = subprocess.run(
+        ["git", "diff", "--no-index", "--find-renames", "--name-status", "-z", old_render.name, new_render.name],
+        cwd=old_render.parent,
+        capture_output=True,
+        text=True,
+    )
+    if diff.returncode not in (0, 1):
+        raise RuntimeError(f"git diff between template versions failed: {diff.stderr.strip()}")
+    fields = diff.stdout.split("\0")
+    moves: dict[str, str | None] = {}
+    index = 0
+    while index < len(fields) - 1:
+        status = fields[index]
+        if status.startswith("R"):
+            moves[relative(fields[index + 1])] = relative(fields[index + 2])
+            index += 3
+        else:
+            if status == "D":
+                moves[relative(fields[index + 1])] = None
+            index += 2
+    return {old: new for old, new in moves.items() if Path(old).name != ANSWERS_FILE}
+
+
+def relative(diff_path: str) -> str:
+    """`old/configs/x.yaml` -> `configs/x.yaml` (git diff names the two render folders first)."""
+    return diff_path.split("/", 1)[1]
+
+
+def edited_moves(project: Path, old_render: Path, new_render: Path) -> list[Move]:
+    """The template's deletes and renames of files the user changed since the old version."""
+    found = []
+    for old, new in template_moves(old_render, new_render).items():
+        mine = project / old
+        if not mine.is_file() or mine.read_bytes() == (old_render / old).read_bytes():
+            continue
+        theirs = (new_render / new).read_bytes() if new else None
+        found.append(Move(old, new, (old_render / old).read_bytes(), mine.read_bytes(), theirs))
+    return found
+
+
+def carry_edits(project: Path, moves: list[Move]) -> Carried:
+    """After copier's update: merge renamed files, restore deleted ones."""
+    carried = Carried(merged=[], kept=[])
+    for move in moves:
+        old = project / move.old
+        if move.new is None or not old.exists() and not (project / move.new).exists():
+            if not old.exists():
+                old.parent.mkdir(parents=True, exist_ok=True)
+                old.write_bytes(move.user)
+            carried.kept.append(move.old)
+            continue
+        new = project / move.new
+        # Only where copier left the template's file as it is: a migration may have merged it already.
+        if old.exists() or new.read_bytes() != move.theirs:
+            continue
+        merged = merge(move)
+        if merged is None:  # not text: keep the user's file where it was, for a person to move
+            old.write_bytes(move.user)
+            carried.kept.append(move.old)
+        else:
+            new.write_bytes(merged)
+            carried.merged.append(move.new)
+    return carried
+
+
+def merge(move: Move) -> bytes | None:
+    """The user's changes to the old file applied to the new one; conflict blocks where both changed."""
+    assert move.theirs is not None
+    with tempfile.TemporaryDirectory(prefix="llm-scaffold-merge-") as scratch:
+        files = []
+        for name, content in (("mine", move.user), ("base", move.base), ("theirs", move.theirs)):
+            path = Path(scratch) / name
+            path.write_bytes(content)
+            files.append(str(path))
+        labels = ["-L", f"{move.old} (yours)", "-L", f"{move.old} (template before)"]
+        labels += ["-L", f"{move.new} (template now)"]
+        result = subprocess.run(["git", "merge-file", "-p", *labels, *files], capture_output=True)
+    return None if result.returncode < 0 or result.returncode >= 128 else result.stdout

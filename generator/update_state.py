@@ -1,0 +1,156 @@
+"""An update in progress, recorded inside `.git` so that an interrupted one can never pass for done.
+
+Before an update touches a file it takes a lock (`filelock`: the OS frees it when the process
+dies, even by SIGKILL, so a stale lock cannot block the next run) and writes a record of the
+HEAD and versions it started from. A finished or rolled-back update removes the record. A record
+without a live lock holder is an interrupted update: `check`, `update` and `fleet` report it, and
+`update --abort` restores the recorded HEAD exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from generator.errors import ProjectError, UpdateInterruptedError, UpdateRunningError
+from generator.project import git
+
+# Files git writes while an operation waits for the user: an update on top would mix two merges.
+GIT_OPERATIONS = {
+    "MERGE_HEAD": "a merge",
+    "CHERRY_PICK_HEAD": "a cherry-pick",
+    "REVERT_HEAD": "a revert",
+    "rebase-merge": "a rebase",
+    "rebase-apply": "a rebase or `git am`",
+    "BISECT_LOG": "a bisect",
+}
+
+
+@dataclass
+class UpdateRecord:
+    head: str
+    branch: str
+    from_version: str
+    to_version: str
+    pid: int
+    started: float
+
+
+def state_dir(repo: Path) -> Path:
+    return Path(git(repo, "rev-parse", "--absolute-git-dir").stdout.strip()) / "llm-scaffold"
+
+
+def record_path(repo: Path) -> Path:
+    return state_dir(repo) / "update-in-progress.json"
+
+
+def read_record(repo: Path) -> UpdateRecord | None:
+    path = record_path(repo)
+    if not path.is_file():
+        return None
+    try:
+        return UpdateRecord(**json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, TypeError) as err:
+        raise ProjectError(
+            f"{path} is unreadable ({err}): an update was interrupted; "
+            f"run `git reset --hard` to the commit before it, then delete that file"
+        ) from err
+
+
+def write_record(repo: Path, record: UpdateRecord) -> None:
+    path = record_path(repo)
+    path.parent.mkdir(exist_ok=True)
+    partial = path.with_suffix(".tmp")
+    partial.write_text(json.dumps(asdict(record)), encoding="utf-8")
+    os.replace(partial, path)
+
+
+def clear_record(repo: Path) -> None:
+    record_path(repo).unlink(missing_ok=True)
+
+
+def describe(record: UpdateRecord) -> str:
+    started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.started))
+    return f"an update from {record.from_version} to {record.to_version} (pid {record.pid}, started {started})"
+
+
+@contextmanager
+def update_lock(repo: Path) -> Iterator[None]:
+    """Hold the repository's update lock; another holder means another update is running now."""
+    directory = state_dir(repo)
+    directory.mkdir(exist_ok=True)
+    lock = FileLock(directory / "update.lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        record = read_record(repo)
+        running = describe(record) if record else "another update"
+        raise UpdateRunningError(
+            f"{running} of {repo} is running: wait for it to finish (one update per repository at a time)"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def is_running(repo: Path) -> bool:
+    """Whether some process holds the update lock right now."""
+    path = state_dir(repo) / "update.lock"
+    if not path.exists():
+        return False
+    lock = FileLock(path)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return True
+    lock.release()
+    return False
+
+
+def ensure_not_interrupted(repo: Path, holding_lock: bool = False) -> None:
+    """Raise when the repository holds an unfinished update (running now, or interrupted).
+
+    `holding_lock`: the caller holds the update lock, so no other update can be running.
+    """
+    record = read_record(repo)
+    if record is None:
+        return
+    if not holding_lock and is_running(repo):
+        raise UpdateRunningError(f"{describe(record)} of {repo} is running: wait for it to finish")
+    raise UpdateInterruptedError(
+        f"{describe(record)} was interrupted and left {repo} half-updated: "
+        "run `llm-scaffold update --abort` to restore the commit before it, then update again"
+    )
+
+
+def ensure_no_git_operation(repo: Path) -> None:
+    """Refuse while git waits for the user to finish a merge, rebase, cherry-pick, revert or bisect."""
+    git_dir = Path(git(repo, "rev-parse", "--absolute-git-dir").stdout.strip())
+    for name, operation in GIT_OPERATIONS.items():
+        if (git_dir / name).exists():
+            raise ProjectError(
+                f"{repo} is in the middle of {operation}: finish it (commit, or `--continue`) or abort it "
+                "(`--abort`) with git first, so that the template update is not mixed into it"
+            )
+
+
+def abort_update(repo: Path) -> UpdateRecord:
+    """Undo an interrupted update: back to the recorded HEAD, files the update added removed."""
+    with update_lock(repo):
+        record = read_record(repo)
+        if record is None:
+            raise ProjectError(f"{repo} has no interrupted update to abort")
+        if record.branch and git(repo, "rev-parse", "--abbrev-ref", "HEAD").stdout.strip() != record.branch:
+            git(repo, "checkout", "--quiet", "--force", record.branch)
+        git(repo, "reset", "--hard", "--quiet", record.head)
+        git(repo, "clean", "-fd", "--quiet")
+        clear_record(repo)
+        return record
