@@ -12,7 +12,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -324,15 +323,7 @@ def fleet_update(
 def main() -> None:
     """The console script: any failure the library did not foresee still ends in one line, not a traceback."""
     try:
-        app(standalone_mode=False)
-    except click.exceptions.Exit as done:
-        sys.exit(done.exit_code)
-    except click.ClickException as err:  # usage errors: click's own message and exit code 2
-        err.show()
-        sys.exit(err.exit_code)
-    except click.exceptions.Abort:
-        console.print("[yellow]interrupted[/yellow]")
-        sys.exit(130)
+        app()  # typer handles usage errors, exit codes and Ctrl-C itself, and exits
     except Exception as err:  # noqa: BLE001 - the last line of defence between a bug and a user
         if os.environ.get(DEBUG_VAR):
             raise

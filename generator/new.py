@@ -52,13 +52,15 @@ def prepare_destination(dest: Path) -> Path:
     """Check `dest` can receive the project; return the hidden staging folder beside it."""
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise DestinationError(f"{dest} already exists and is not empty: choose a new folder or empty this one")
+    staging = dest.with_name(f".{dest.name}.llm-scaffold-{uuid.uuid4().hex[:8]}")
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
+        staging.mkdir()  # proves the folder is writable before anything is rendered
     except OSError as err:
         raise DestinationError(
-            f"cannot create {dest.parent} ({err.strerror or err}): choose a folder you can write to"
+            f"cannot create {dest} ({err.strerror or err}): choose a folder you can write to"
         ) from err
-    return dest.with_name(f".{dest.name}.llm-scaffold-{uuid.uuid4().hex[:8]}")
+    return staging
 
 
 def check_answers(source: str, vcs_ref: str | None, data: dict, unsafe: bool) -> None:

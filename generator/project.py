@@ -39,6 +39,8 @@ class Project:
 def open_project(path: str | Path) -> Project:
     """Read a project's answers file and check what updates rely on: git and an absolute source."""
     path = Path(path).expanduser().resolve()
+    if not path.is_dir():
+        raise ProjectError(f"{path} is not a folder: give the path of a generated project")
     answers_path = path / ANSWERS_FILE
     if not answers_path.is_file():
         raise ProjectError(

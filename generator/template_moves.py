@@ -35,9 +35,9 @@ class Carried:
 
 def template_moves(old_render: Path, new_render: Path) -> dict[str, str | None]:
     """Files of the old render that the new one deletes (None) or renames (their new path)."""
+    old_root, new_root = str(old_render.resolve()), str(new_render.resolve())
     diff = subprocess.run(
-        ["git", "diff", "--no-index", "--find-renames", "--name-status", "-z", old_render.name, new_render.name],
-        cwd=old_render.parent,
+        ["git", "diff", "--no-index", "--find-renames", "--name-status", "-z", old_root, new_root],
         capture_output=True,
         text=True,
     )
@@ -49,18 +49,18 @@ def template_moves(old_render: Path, new_render: Path) -> dict[str, str | None]:
     while index < len(fields) - 1:
         status = fields[index]
         if status.startswith("R"):
-            moves[relative(fields[index + 1])] = relative(fields[index + 2])
+            moves[relative(fields[index + 1], old_root)] = relative(fields[index + 2], new_root)
             index += 3
         else:
             if status == "D":
-                moves[relative(fields[index + 1])] = None
+                moves[relative(fields[index + 1], old_root)] = None
             index += 2
     return {old: new for old, new in moves.items() if Path(old).name != ANSWERS_FILE}
 
 
-def relative(diff_path: str) -> str:
-    """`old/configs/x.yaml` -> `configs/x.yaml` (git diff names the two render folders first)."""
-    return diff_path.split("/", 1)[1]
+def relative(diff_path: str, root: str) -> str:
+    """A path git printed under `root`, relative to it (git may drop the leading slash)."""
+    return Path("/" + diff_path.lstrip("/")).relative_to("/" + root.lstrip("/")).as_posix()
 
 
 def edited_moves(project: Path, old_render: Path, new_render: Path) -> list[Move]:

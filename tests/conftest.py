@@ -68,3 +68,25 @@ def render(template_repo: Path, tmp_path: Path):
         return dest
 
     return _render
+
+
+def small_template(root: Path, versions: dict[str, dict[str, str]]) -> Path:
+    """A tiny real template repository: one commit and tag per version, each a full file tree
+    (paths relative to the repository; `None` deletes a file of the previous version)."""
+    root.mkdir(parents=True, exist_ok=True)
+    git(root, "init", "--quiet")
+    for tag, files in versions.items():
+        for name, content in files.items():
+            path = root / name
+            if content is None:
+                path.unlink()
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content)
+        git(root, "add", "--all")
+        git(root, "-c", "user.name=t", "-c", "user.email=t@localhost", "commit", "--quiet", "--allow-empty", "-m", tag)
+        git(root, "tag", tag)
+    return root
+
+
+ANSWERS_TEMPLATE = {"{{_copier_conf.answers_file}}.jinja": "{{ _copier_answers|to_nice_yaml -}}\n"}

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import copy_template, git
+import yaml
+from conftest import ANSWERS_TEMPLATE, copy_template, git, small_template
 from test_update import release_v2
 from typer.testing import CliRunner
 
@@ -51,3 +52,38 @@ def test_fleet_update_reports_each_repository_exactly(tmp_path: Path):
 
     again = json.loads(runner.invoke(app, ["fleet", "status", str(repos[0]), "--json"]).output)
     assert again[0]["result"] == "current"
+
+
+def test_fleet_update_run_again_reuses_or_resets_its_own_branch(tmp_path: Path):
+    config = yaml.safe_dump({"name": {"type": "str", "default": "demo"}})
+    template = small_template(
+        tmp_path / "template",
+        {
+            "v1": {"copier.yml": config, "notes.txt.jinja": "{{ name }}\n", **ANSWERS_TEMPLATE},
+            "v2": {"notes.txt.jinja": "{{ name }} v2\n"},
+        },
+    )
+    repos = []
+    for i in range(3):
+        repo = create_project(tmp_path / f"repo{i}", template=str(template), vcs_ref="v1", defaults=True, quiet=True)
+        git(repo, "init", "--quiet", "--initial-branch", "main")
+        commit_all(repo, "generated")
+        repos.append(repo)
+    branch = "llm-scaffold/update-v2"
+    first = json.loads(runner.invoke(app, ["fleet", "update", str(repos[0]), "--json"]).output)
+    assert first[0]["result"] == "updated"
+    git(repos[0], "checkout", "--quiet", "main")
+    git(repos[1], "branch", branch)  # a stale branch of ours: no commits of anyone else
+    git(repos[2], "checkout", "--quiet", "-b", branch)
+    git(repos[2], "commit", "--quiet", "--allow-empty", "-m", "someone's own work")
+    git(repos[2], "checkout", "--quiet", "main")
+
+    result = runner.invoke(app, ["fleet", "update", *map(str, repos), "--json"])
+    rows = json.loads(result.output)
+    assert [row["result"] for row in rows] == ["updated", "updated", "error"], rows
+    assert "earlier run" in rows[0]["message"] and git(repos[0], "rev-parse", "--abbrev-ref", "HEAD").strip() == "main"
+    assert git(repos[1], "log", "-1", "--format=%s").strip() == "Update template to v2"
+    assert "commits of someone else's" in rows[2]["message"]
+    assert (rows[2]["from_version"], rows[2]["to_version"]) == ("v1", "v2")  # error rows keep what they know
+    assert git(repos[2], "log", "-1", "--format=%s", branch).strip() == "someone's own work"
+    assert git(repos[2], "rev-parse", "--abbrev-ref", "HEAD").strip() == "main"

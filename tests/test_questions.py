@@ -123,6 +123,7 @@ def test_unknown_and_malformed_answers_are_refused(template_repo, tmp_path: Path
         app, ["new", str(tmp_path / "a"), "--template", str(template_repo), "--defaults", "-d", "colour=red"]
     )
     assert unknown.exit_code == 2 and "unknown question(s) colour" in unknown.output
+    assert "is ready" not in unknown.output and "Copying from template" not in unknown.output  # refused first
     malformed = runner.invoke(app, ["new", str(tmp_path / "b"), "--template", str(template_repo), "-d", "project_name"])
     assert malformed.exit_code == 2 and "is not key=value" in malformed.output
     assert list(tmp_path.iterdir()) == []

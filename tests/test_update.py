@@ -164,9 +164,11 @@ def test_check_reports_behind_drift_owned_files_and_conflicts(project):
     assert "+# local tweak" in diff_project(project)
 
     pyproject = project / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text() + '\n[tool.llm-scaffold]\nowned = ["Makefile", "pyproject.toml"]\n')
+    pyproject.write_text(pyproject.read_text() + '\n[tool.llm-scaffold]\nowned = ["Makefile"]\n')
     commit_all(project, "own the Makefile")
-    assert runner.invoke(app, ["check", str(project)]).exit_code == 0
+    owned = runner.invoke(app, ["check", str(project)])
+    assert owned.exit_code == 0, owned.output  # declaring owned files is not drift of pyproject.toml itself
+    assert diff_project(project) == ""
 
 
 def test_versions_lists_tags_with_changelog_lines(template):
@@ -175,6 +177,16 @@ def test_versions_lists_tags_with_changelog_lines(template):
     assert [entry["version"] for entry in listed] == ["v0.1.0", "v0.2.0"]
     assert listed[1]["changes"] == "- A README line."
     assert "Template questions with validators" in listed[0]["changes"]
+
+
+def test_versions_inside_a_project_lists_its_own_template(project, tmp_path, monkeypatch):
+    other = copy_template(tmp_path / "other-template", tag="v0.0.9")
+    monkeypatch.setenv("LLM_SCAFFOLD_TEMPLATE", str(other))
+    monkeypatch.chdir(project)
+    listed = json.loads(runner.invoke(app, ["versions", "--json"]).output)
+    assert [entry["version"] for entry in listed] == ["v0.1.0", "v0.2.0"]
+    monkeypatch.chdir(tmp_path)
+    assert [entry["version"] for entry in json.loads(runner.invoke(app, ["versions", "--json"]).output)] == ["v0.0.9"]
 
 
 def test_answers_that_shape_names_survive_the_update(template, tmp_path):
