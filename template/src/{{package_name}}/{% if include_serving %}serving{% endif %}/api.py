@@ -11,13 +11,14 @@ from dataclasses import dataclass
 
 import litserve as ls
 import torch
+from fastapi.responses import JSONResponse
 from tokenizers import Tokenizer
 
 from ..data.tokenizer import eot_id
 from ..models.gpt import GPT
-from .engine import Completion, complete
+from .engine import Completion, RowFailure, complete, complete_each
 from .metrics import Metrics
-from .validation import CompletionRequest
+from .validation import CompletionRequest, RequestError
 
 API_PATH = "/v1/completions"
 
@@ -35,7 +36,9 @@ class CompletionAPI(ls.LitAPI):
 
     source must pickle (LitServe spawns the workers): a module-level function with its arguments
     bound by functools.partial, for instance. LitServe's default batch and unbatch (a list of
-    requests in, a list of completions out) are what predict works with.
+    requests in, a list of completions out) are what predict works with. LitServe fails a whole batch
+    when any step raises, so nothing here raises for one request: a request the model fails on comes
+    out of predict as a RowFailure, which encode_response turns into that request's own 500.
     """
 
     def __init__(
@@ -71,22 +74,30 @@ class CompletionAPI(ls.LitAPI):
     def decode_request(self, request: dict) -> CompletionRequest:
         return CompletionRequest.from_json(request)
 
-    def predict(self, x: list[CompletionRequest] | CompletionRequest) -> list[Completion] | Completion:
+    def predict(
+        self, x: list[CompletionRequest] | CompletionRequest
+    ) -> list[Completion | RowFailure] | Completion | RowFailure:
         """A batch (max_batch_size > 1) or a single request (LitServe's unbatched loop)."""
         requests = x if isinstance(x, list) else [x]
         started = time.perf_counter()
-        completions = complete(self.model, self.tokenizer, requests, self.eos_id)
-        tokens = sum(completion.completion_tokens for completion in completions)
+        outputs = complete_each(self.model, self.tokenizer, requests, self.eos_id)
+        tokens = sum(output.completion_tokens for output in outputs if isinstance(output, Completion))
         self.metrics.observe_batch(len(requests), tokens, time.perf_counter() - started)
-        return completions if isinstance(x, list) else completions[0]
+        return outputs if isinstance(x, list) else outputs[0]
 
-    def encode_response(self, output: Completion) -> dict:
+    def encode_response(self, output: Completion | RowFailure) -> JSONResponse:
+        """A response LitServe passes on as it is, so that a failed request can have its own status."""
+        if isinstance(output, RowFailure):
+            message = f"The model failed on this request ({output.error}); the server's log has the details."
+            return JSONResponse(RequestError(500, message).payload(), status_code=500)
         usage = {"prompt_tokens": output.prompt_tokens, "completion_tokens": output.completion_tokens}
-        return {
+        choice = {"text": output.text, "index": 0, "logprobs": None, "finish_reason": output.finish_reason}
+        completion = {
             "id": f"cmpl-{uuid.uuid4().hex}",
             "object": "text_completion",
             "created": int(time.time()),
             "model": self.version,
-            "choices": [{"text": output.text, "index": 0, "logprobs": None, "finish_reason": output.finish_reason}],
+            "choices": [choice],
             "usage": {**usage, "total_tokens": output.prompt_tokens + output.completion_tokens},
         }
+        return JSONResponse(completion)

@@ -14,7 +14,10 @@ from tokenizers import Tokenizer
 from torch.nn import functional as F
 
 from ..models.gpt import GPT, KVCache
+from ..utils.logging import get_logger
 from .validation import CompletionRequest
+
+log = get_logger(__name__)
 
 
 @dataclass
@@ -23,6 +26,13 @@ class Completion:
     finish_reason: str  # "stop": end of text or a stop sequence; "length": max_tokens or the context is full
     prompt_tokens: int
     completion_tokens: int
+
+
+@dataclass
+class RowFailure:
+    """A request the model failed on; it is answered 500 on its own while the rest of its batch completes."""
+
+    error: str  # the exception's type: the details stay in the server's log
 
 
 @dataclass
@@ -56,6 +66,29 @@ class Row:
             text = text[: self.stop_at]
         generated = len(self.tokens) + (self.finish_reason == "stop" and self.stop_at is None)  # eos counts too
         return Completion(text, self.finish_reason or "length", len(self.request.prompt_ids), generated)
+
+
+def complete_each(
+    model: GPT, tokenizer: Tokenizer, requests: list[CompletionRequest], eos_id: int
+) -> list[Completion | RowFailure]:
+    """The batch in one loop; should that fail, each request alone, so that a failure stays with its own request."""
+    if len(requests) > 1:
+        try:
+            return list(complete(model, tokenizer, requests, eos_id))
+        except Exception:
+            log.warning("A batch of %d failed: completing its requests one by one", len(requests), exc_info=True)
+    return [complete_alone(model, tokenizer, request, eos_id) for request in requests]
+
+
+def complete_alone(
+    model: GPT, tokenizer: Tokenizer, request: CompletionRequest, eos_id: int
+) -> Completion | RowFailure:
+    """One request alone; a failure is logged and becomes the request's RowFailure."""
+    try:
+        return complete(model, tokenizer, [request], eos_id)[0]
+    except Exception as error:  # whatever failed, it failed for this request only: the server goes on
+        log.exception("The model failed on a request")
+        return RowFailure(type(error).__name__)
 
 
 @torch.inference_mode()
@@ -100,10 +133,17 @@ def next_tokens(logits: torch.Tensor, rows: list[Row]) -> list[int]:
 
 
 def sample(logits: torch.Tensor, temperature: float, top_p: float, generator: torch.Generator) -> int:
-    """Draw one token from softmax(logits / temperature), restricted to the top_p nucleus."""
-    probs = F.softmax(logits / temperature, dim=-1)
+    """Draw one token from softmax(logits / temperature), restricted to the top_p nucleus.
+
+    Safe for every temperature and top_p above 0, however small: the logits are shifted so that the largest
+    is 0 before dividing (the rest can only fall, to -inf at worst, never overflow), and the most likely token
+    always stays in the nucleus, so there is always a token to draw. Float64 keeps tiny top_p values above 0.
+    """
+    logits = logits.double()
+    probs = F.softmax((logits - logits.max()) / temperature, dim=-1)
     if top_p < 1.0:
         sorted_probs, order = probs.sort(descending=True)
-        outside = sorted_probs.cumsum(dim=-1) - sorted_probs >= top_p  # the most likely token always stays
+        outside = sorted_probs.cumsum(dim=-1) - sorted_probs >= top_p
+        outside[0] = False
         probs = torch.zeros_like(probs).scatter_(0, order, sorted_probs.masked_fill(outside, 0.0))
     return int(torch.multinomial(probs, 1, generator=generator))

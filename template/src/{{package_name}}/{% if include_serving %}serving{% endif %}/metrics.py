@@ -7,8 +7,16 @@ from bisect import bisect_left
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
-STATUS_CODES = (200, 400, 401, 404, 405, 413, 500, 503, 504)  # any other code counts as "other"
-COUNTERS = ("errors", "cache_hits", "cache_misses", "generated_tokens", "generation_seconds", "last_tokens_per_s")
+STATUS_CODES = (200, 400, 401, 404, 405, 408, 413, 500, 503, 504)  # any other code counts as "other"
+COUNTERS = (
+    "errors",
+    "server_errors",
+    "cache_hits",
+    "cache_misses",
+    "generated_tokens",
+    "generation_seconds",
+    "last_tokens_per_s",
+)
 
 
 class Metrics:
@@ -48,6 +56,11 @@ class Metrics:
             if cache_hit is not None:
                 self._inc("cache_hits" if cache_hit else "cache_misses")
 
+    def observe_server_error(self) -> None:
+        """One response with a 5xx status, on any path."""
+        with self._values.get_lock():
+            self._inc("server_errors")
+
     def observe_batch(self, size: int, tokens: int, seconds: float) -> None:
         """One batch through the model: its size, the tokens it generated, and how long that took."""
         with self._values.get_lock():
@@ -72,6 +85,8 @@ class Metrics:
         codes = [(label_set(f'code="{code}"'), self.value(f"requests:{code}")) for code in (*STATUS_CODES, "other")]
         lines += metric("llm_requests_total", "counter", "Completion requests answered, by HTTP status.", codes)
         lines += metric("llm_request_errors_total", "counter", "Requests answered 4xx or 5xx.", self.value("errors"))
+        text = "Responses with a 5xx status, on any path (/health's 503 while loading too)."
+        lines += metric("llm_server_errors_total", "counter", text, self.value("server_errors"))
         lines += self._histogram("llm_request_latency_seconds", "Time to answer a request.", "latency", LATENCY_BUCKETS)
         lines += self._histogram("llm_batch_size", "Requests per batch through the model.", "batch", BATCH_BUCKETS)
         for name, kind, text, slot in (

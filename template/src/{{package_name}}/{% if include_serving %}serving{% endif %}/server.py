@@ -13,6 +13,7 @@ from fastapi.responses import PlainTextResponse
 from ..utils.logging import get_logger
 from .api import CompletionAPI, ServedModel
 from .cache import ResponseCache
+from .deadline import http_protocol
 from .gate import CompletionGate
 from .metrics import STATUS_CODES, Metrics
 from .settings import ServeSettings
@@ -45,6 +46,7 @@ def build_server(source: Callable[[], ServedModel], settings: ServeSettings) -> 
         "api_key": settings.api_key,
         "cache": ResponseCache(settings.cache_size),
         "max_body_bytes": settings.max_body_bytes,
+        "read_timeout": settings.read_timeout,
         "metrics": metrics,
     }
     server = ls.LitServer(
@@ -76,6 +78,8 @@ def run_server(source: Callable[[], ServedModel], settings: ServeSettings) -> di
         api_server_worker_type="process",  # a thread would outlive a shutdown: LitServe can only stop processes
         generate_client_file=False,
         log_level=settings.log_level,
+        http=http_protocol(settings.read_timeout),  # uvicorn's, with a deadline for request headers
+        timeout_keep_alive=settings.idle_timeout,
     )
     answered = sum(metrics.value(f"requests:{code}") for code in (*STATUS_CODES, "other"))
     url = f"http://{settings.host}:{settings.port}"

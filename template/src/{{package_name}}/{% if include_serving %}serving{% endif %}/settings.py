@@ -11,8 +11,9 @@ from omegaconf import DictConfig
 from ..errors import ServeError
 
 # The values serve.host may take: loopback only, or every interface (a deliberate choice, never the default).
+LOOPBACK = "127.0.0.1"
 EVERY_IPV4_INTERFACE = "0.0.0.0"  # nosec B104
-HOSTS = ("127.0.0.1", EVERY_IPV4_INTERFACE, "::")
+HOSTS = (LOOPBACK, EVERY_IPV4_INTERFACE, "::")
 ACCELERATORS = ("auto", "cpu", "cuda", "mps")
 
 
@@ -31,6 +32,9 @@ class ServeSettings:
     default_max_tokens: int = 16
     cache_size: int = 1024
     max_body_bytes: int = 65536
+    read_timeout: float = 10.0  # seconds a client has for a request's headers, and again for its body: else 408
+    idle_timeout: float = 5.0  # seconds an idle keep-alive connection stays open
+    allow_unauthenticated: bool = False  # serve every interface without an API key (on a trusted network only)
     log_level: str = "warning"
 
 
@@ -54,4 +58,22 @@ def settings_from(serve: DictConfig) -> ServeSettings:
     if options["batch_timeout"] < 0 or options["cache_size"] < 0:
         raise ServeError("serve.batch_timeout and serve.cache_size must be 0 or more")
     api_key = os.environ.get(serve.api_key_env) if serve.api_key_env else None
-    return ServeSettings(**options, api_key=api_key or None)
+    settings = ServeSettings(**options, api_key=api_key or None)
+    for name in ("read_timeout", "idle_timeout"):
+        seconds = getattr(settings, name)
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
+            raise ServeError(f"serve.{name}={seconds!r} must be a number of seconds above 0")
+    check_exposure(settings, serve.api_key_env)
+    return settings
+
+
+def check_exposure(settings: ServeSettings, api_key_env: str | None) -> None:
+    """Beyond loopback, anyone who can reach the port can use the model: only with a key, or when told to."""
+    if settings.host == LOOPBACK or settings.api_key or settings.allow_unauthenticated is True:
+        return
+    variable = f"set {api_key_env}" if api_key_env else "set serve.api_key_env and that variable"
+    raise ServeError(
+        f"serve.host={settings.host} would serve every network interface without an API key, so anyone who "
+        f"reaches the port could use the model: {variable} to a secret key, or pass "
+        "serve.allow_unauthenticated=true when the network itself is trusted"
+    )
