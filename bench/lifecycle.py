@@ -20,7 +20,7 @@ from pathlib import Path
 
 from copier import run_copy, run_update
 
-from generator.fleet import run_fleet, update_one
+from generator.fleet import guarded, run_fleet, update_one
 from generator.new import create_project
 from generator.update import update_project
 
@@ -59,7 +59,9 @@ def timed(fn, *args, **kwargs) -> float:
 def bench_new(template: Path, work: Path, repeats: int) -> dict:
     ours, raw = [], []
     for i in range(repeats):  # interleaved; each side's fastest run counts
-        ours.append(timed(create_project, work / f"new-{i}", template=str(template), defaults=True, quiet=True))
+        ours.append(
+            timed(create_project, work / f"new-{i}", template=str(template), defaults=True, quiet=True, trust=True)
+        )
         raw.append(timed(run_copy, str(template), work / f"copy-{i}", defaults=True, quiet=True, unsafe=True))
     return {
         "new_s": round(min(ours), 3),
@@ -69,17 +71,16 @@ def bench_new(template: Path, work: Path, repeats: int) -> dict:
 
 
 def projects_at_v1(template: Path, folder: Path, count: int) -> list[Path]:
-    return [
-        create_project(folder / f"p{i}", template=str(template), vcs_ref="v0.1.0", defaults=True, quiet=True)
-        for i in range(count)
-    ]
+    """`count` projects of v0.1.0; the benchmark's own copy of this checkout is trusted."""
+    options = {"vcs_ref": "v0.1.0", "defaults": True, "quiet": True, "trust": True}
+    return [create_project(folder / f"p{i}", template=str(template), **options) for i in range(count)]
 
 
 def bench_update(template: Path, work: Path, repeats: int) -> dict:
     projects = projects_at_v1(template, work / "update", 2 * repeats)
     ours, raw = [], []
     for i in range(repeats):
-        ours.append(timed(update_project, projects[2 * i]))
+        ours.append(timed(update_project, projects[2 * i], trust=True))
         raw.append(
             timed(
                 run_update,
@@ -103,9 +104,10 @@ def bench_fleet(template: Path, work: Path, repos: int, rounds: int) -> dict:
         for side in order:
             fleet = projects_at_v1(template, work / f"fleet-{side}-{round_}", repos)
             if side == "parallel":
-                sides[side].append(timed(run_fleet, "update", fleet, jobs=2))
+                sides[side].append(timed(run_fleet, "update", fleet, jobs=2, trust=True))
             else:
-                sides[side].append(timed(lambda fleet=fleet: [update_one(str(path)) for path in fleet]))
+                one_by_one = lambda fleet=fleet: [guarded(update_one, str(p), None, True) for p in fleet]  # noqa: E731
+                sides[side].append(timed(one_by_one))
     parallel_s, sequential_s = min(sides["parallel"]), min(sides["sequential"])
     return {
         "fleet_repos": repos,

@@ -26,8 +26,8 @@ from generator.new import create_project
 from generator.project import ANSWERS_FILE, open_project
 from generator.release import release as release_version
 from generator.template_source import ENV_VAR
-from generator.update import DELETED_HERE_KEPT, update_project
 from generator.update import abort as abort_update
+from generator.update import update_project
 
 TrustOption = Annotated[
     bool,
@@ -183,7 +183,7 @@ def update(
             highlight=False,
         )
     if result.conflicts:
-        listed = [f"{name} ({DELETED_HERE_KEPT})" if name in result.kept else name for name in result.conflicts]
+        listed = [f"{name} ({result.kept[name]})" if name in result.kept else name for name in result.conflicts]
         console.print("[yellow]Conflicts to resolve:[/yellow]\n  " + "\n  ".join(listed), highlight=False)
         raise typer.Exit(1)
 
@@ -243,8 +243,14 @@ def list_versions(
 
 
 def recorded_source(folder: Path) -> str | None:
-    """The template source a project in `folder` records, else None (the configured template)."""
-    return open_project(folder).source if (folder / ANSWERS_FILE).is_file() else None
+    """The template source recorded by the project `folder` is in (searched upwards to its git
+    repository's top), else None: the configured template."""
+    for candidate in [folder.resolve(), *folder.resolve().parents]:
+        if (candidate / ANSWERS_FILE).is_file():
+            return open_project(candidate).source
+        if (candidate / ".git").exists():
+            return None
+    return None
 
 
 @app.command()
@@ -301,7 +307,7 @@ def report_fleet(entries, as_json: bool) -> None:
 @fleet_app.command("status")
 def fleet_status(paths: Paths, jobs: JobsOption = 2, trust: TrustOption = False, as_json: JsonOption = False) -> None:
     """Check every project: current, behind, drifted, conflicts, interrupted or error. Exit 1 if any needs attention."""
-    report_fleet(run_fleet("status", paths, jobs=jobs, trust=trust), as_json)
+    report_fleet(run_or_exit(lambda: run_fleet("status", paths, jobs=jobs, trust=trust)), as_json)
 
 
 @fleet_app.command("update")
@@ -317,7 +323,7 @@ def fleet_update(
     A project with conflicts keeps its new branch checked out, uncommitted, for a person to resolve.
     Exit 1 if any project needs attention.
     """
-    report_fleet(run_fleet("update", paths, to=to, jobs=jobs, trust=trust), as_json)
+    report_fleet(run_or_exit(lambda: run_fleet("update", paths, to=to, jobs=jobs, trust=trust)), as_json)
 
 
 def main() -> None:

@@ -49,3 +49,13 @@ class UpdateInterruptedError(ScaffoldError):
 
 class UpdateRunningError(ScaffoldError):
     """Another update of this repository is running right now."""
+
+
+class FleetInterrupted(ScaffoldError):
+    """Ctrl-C during a fleet run: repositories in progress finished or rolled back, the rest untouched."""
+
+    exit_code = 130
+
+
+class SettingsFileError(ScaffoldError):
+    """copier's user settings file (its `trust:` list) is missing where named, or invalid."""

@@ -10,6 +10,7 @@ resolve and commit (committing markers would let them slip into main).
 
 from __future__ import annotations
 
+import signal
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ import yaml
 
 from generator import update_state
 from generator.check import check_project
-from generator.errors import ScaffoldError, UpdateInterruptedError
+from generator.errors import FleetInterrupted, ScaffoldError, UpdateInterruptedError
 from generator.project import ANSWERS_FILE, commit_all, git, open_project, uncommitted_changes
 from generator.update import resolve_target, update_project
 
@@ -41,11 +42,29 @@ class FleetEntry:
 def run_fleet(
     kind: str, paths: list[str | Path], to: str | None = None, jobs: int = 1, trust: bool = False
 ) -> list[FleetEntry]:
-    """`kind` is "status" or "update"; results come back in the order of `paths`."""
+    """`kind` is "status" or "update"; results come back in the order of `paths`.
+
+    Ctrl-C cancels the repositories not started yet; those in progress finish (or roll back) in
+    their workers, which ignore it, and FleetInterrupted says which were not started.
+    """
     work = status_one if kind == "status" else update_one
-    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [pool.submit(guarded, work, str(Path(path).expanduser().resolve()), to, trust) for path in paths]
-        return [future.result() for future in futures]
+    resolved = [str(Path(path).expanduser().resolve()) for path in paths]
+    with ProcessPoolExecutor(max_workers=max(1, jobs), initializer=ignore_interrupts) as pool:
+        futures = [pool.submit(guarded, work, path, to, trust) for path in resolved]
+        try:
+            return [future.result() for future in futures]
+        except KeyboardInterrupt:
+            pool.shutdown(wait=True, cancel_futures=True)
+            skipped = [path for path, future in zip(resolved, futures, strict=True) if future.cancelled()]
+            raise FleetInterrupted(
+                "interrupted: the repositories in progress finished or rolled back; "
+                f"not started: {', '.join(skipped) or 'none'}"
+            ) from None
+
+
+def ignore_interrupts() -> None:
+    """In each worker: Ctrl-C is the parent's to handle, so no update stops halfway through."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def guarded(work, path: str, to: str | None, trust: bool) -> FleetEntry:
@@ -54,7 +73,10 @@ def guarded(work, path: str, to: str | None, trust: bool) -> FleetEntry:
     try:
         return work(entry, to, trust)
     except UpdateInterruptedError as err:
+        record = update_state.read_record(Path(path))
         entry.result, entry.message = "interrupted", str(err)
+        if record:
+            entry.from_version, entry.to_version = record.from_version, record.to_version
     except ScaffoldError as err:
         entry.result, entry.message = "error", str(err)
     except Exception as err:  # noqa: BLE001 - one repository's surprise must not stop the fleet
@@ -80,31 +102,39 @@ def status_one(entry: FleetEntry, to: str | None, trust: bool) -> FleetEntry:
 def update_one(entry: FleetEntry, to: str | None, trust: bool) -> FleetEntry:
     project = open_project(entry.repo)
     entry.from_version = project.version
-    update_state.ensure_not_interrupted(project.path)
-    entry.to_version = resolve_target(project, to)
-    dirty = uncommitted_changes(project.path)
-    if dirty:
-        entry.result, entry.message = "dirty", f"uncommitted: {', '.join(dirty[:5])}"
-        return entry
-    if entry.to_version == project.version:
-        entry.result = "current"
-        return entry
-    branch = f"llm-scaffold/update-{entry.to_version}"
-    if holds_update(project.path, branch, entry.to_version):
-        entry.result, entry.message = "updated", f"branch {branch} (from an earlier run)"
-        return entry
-    original = git(project.path, "rev-parse", "--abbrev-ref", "HEAD").stdout.strip()
-    switch_to_fresh_branch(project.path, branch)
+    with update_state.update_lock(project.path):  # the branch switch, the update and the commit: one unit
+        update_state.ensure_not_interrupted(project.path)
+        update_state.ensure_no_git_operation(project.path)
+        entry.to_version = resolve_target(project, to)
+        dirty = uncommitted_changes(project.path, whole_repository=True)
+        if dirty:
+            entry.result, entry.message = "dirty", f"uncommitted: {', '.join(dirty[:5])}"
+            return entry
+        if entry.to_version == project.version:
+            entry.result = "current"
+            return entry
+        branch = f"llm-scaffold/update-{entry.to_version}"
+        if holds_update(project.path, branch, entry.to_version):
+            entry.result, entry.message = "updated", f"branch {branch} (from an earlier run)"
+            return entry
+        return update_on_branch(entry, project.path, branch, trust)
+
+
+def update_on_branch(entry: FleetEntry, repo: Path, branch: str, trust: bool) -> FleetEntry:
+    """Update on `branch` and commit; on failure, back to where the repository was, branch removed."""
+    original = git(repo, "symbolic-ref", "--quiet", "--short", "HEAD", check=False).stdout.strip()
+    original = original or git(repo, "rev-parse", "HEAD").stdout.strip()  # a detached HEAD: its commit
+    switch_to_fresh_branch(repo, branch)
     try:
-        result = update_project(project.path, to=entry.to_version, trust=trust)
-    except ScaffoldError:
-        git(project.path, "checkout", "--quiet", original)
-        git(project.path, "branch", "--quiet", "-D", branch)
+        result = update_project(repo, to=entry.to_version, trust=trust)
+    except BaseException:
+        git(repo, "checkout", "--quiet", "--force", original, check=False)
+        git(repo, "branch", "--quiet", "-D", branch, check=False)
         raise
     if result.conflicts:
         entry.result, entry.message = "conflicts", f"on branch {branch}: resolve {', '.join(result.conflicts)}"
         return entry
-    commit_all(project.path, f"{COMMIT_PREFIX}{result.to_version}")
+    commit_all(repo, f"{COMMIT_PREFIX}{result.to_version}")
     entry.result, entry.message = "updated", f"branch {branch}"
     return entry
 

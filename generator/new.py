@@ -37,15 +37,23 @@ def create_project(
     staging = prepare_destination(dest)
     try:
         render(source, staging, vcs_ref, data or {}, defaults, quiet, unsafe)
-        if dest.exists():
-            dest.rmdir()
-        staging.rename(dest)
+        move_into_place(staging, dest)
     except OSError as err:
         reason = err.strerror or err
         raise DestinationError(f"cannot write {dest} ({reason}): choose a folder you can write to") from err
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return dest
+
+
+def move_into_place(staging: Path, dest: Path) -> None:
+    """A new destination takes the staging folder's place; an existing empty one (maybe the current
+    folder, or a mount point) is kept and filled entry by entry."""
+    if not dest.exists():
+        staging.rename(dest)
+        return
+    for entry in staging.iterdir():
+        entry.rename(dest / entry.name)
 
 
 def prepare_destination(dest: Path) -> Path:

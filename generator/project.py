@@ -13,8 +13,10 @@ from generator import template_source
 from generator.errors import ProjectError
 
 ANSWERS_FILE = ".copier-answers.yml"
-# A whole conflict block, as git and copier write it: a quoted `<<<<<<< HEAD` line alone is not one.
-CONFLICT_BLOCK = re.compile(r"^<{7}(?: .*)?\n(?:.*\n)*?={7}\n(?:.*\n)*?>{7}(?: .*)?$", re.MULTILINE)
+# A whole conflict block as copier (and our own merges) write it during an update; a document that
+# quotes git's `<<<<<<< HEAD` ... `>>>>>>> branch` is not one.
+CONFLICT_BLOCK = re.compile(r"^<{7} before updating\n(?:.*\n)*?={7}\n(?:.*\n)*?>{7} after updating$", re.MULTILINE)
+MERGE_LABELS = ["-L", "before updating", "-L", "last update", "-L", "after updating"]
 
 
 @dataclass
@@ -101,8 +103,12 @@ def commit_all(repo: Path, message: str) -> None:
     git(repo, *identity, "commit", "--quiet", "--no-verify", "-m", message)
 
 
-def uncommitted_changes(repo: Path) -> list[str]:
-    """Paths with staged, unstaged or untracked (not ignored) changes (a rename: its new path)."""
+def uncommitted_changes(repo: Path, whole_repository: bool = False) -> list[str]:
+    """Paths with staged, unstaged or untracked (not ignored) changes (a rename: its new path).
+
+    Relative to `repo` and limited to it, unless `whole_repository` (paths then from the top of the
+    git repository that holds `repo`, which may be a monorepo with the project in a subfolder).
+    """
     fields = git(repo, "status", "--porcelain", "-z", "--untracked-files=all").stdout.split("\0")
     paths, renamed_from = [], False
     for entry in fields:
@@ -111,7 +117,10 @@ def uncommitted_changes(repo: Path) -> list[str]:
         elif entry:
             paths.append(entry[3:])
             renamed_from = entry[0] in "RC"
-    return paths
+    if whole_repository:
+        return paths
+    prefix = git(repo, "rev-parse", "--show-prefix").stdout.strip()
+    return [path[len(prefix) :] for path in paths if path.startswith(prefix)]
 
 
 def has_conflict_block(file: Path) -> bool:

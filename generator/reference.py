@@ -8,7 +8,6 @@ or deletes.
 from __future__ import annotations
 
 import fnmatch
-import re
 import tempfile
 import tomllib
 from collections.abc import Iterator
@@ -23,8 +22,6 @@ from generator.errors import ProjectError
 from generator.project import ANSWERS_FILE, Project
 
 PYPROJECT = "pyproject.toml"
-TABLE_HEADER = re.compile(r"^\s*\[\[?\s*([^\[\]]+?)\s*\]\]?\s*(#.*)?$")
-OWN_TABLE = re.compile(r'^tool\s*\.\s*"?llm-scaffold"?\s*(\..*)?$')
 
 
 @contextmanager
@@ -81,16 +78,22 @@ def managed_files(reference: Path) -> list[str]:
     )
 
 
-def without_own_table(text: str) -> str:
-    """pyproject.toml without `[tool.llm-scaffold]` (and its sub-tables): declaring owned files is not drift."""
-    kept, inside = [], False
-    for line in text.splitlines():
-        header = TABLE_HEADER.match(line)
-        if header:
-            inside = bool(OWN_TABLE.match(header[1]))
-        if not inside:
-            kept.append(line)
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip() + "\n"
+def without_own_table(path: Path) -> dict | None:
+    """pyproject.toml as TOML data without `[tool.llm-scaffold]` (None when it does not parse).
+
+    Compared as data, so the table counts in none of its spellings (`[tool."llm-scaffold"]`, a
+    dotted key under `[tool]`, a comment above it): declaring owned files is not drift.
+    """
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return None
+    tool = data.get("tool")
+    if isinstance(tool, dict):
+        tool.pop("llm-scaffold", None)
+        if not tool:
+            data.pop("tool")
+    return data
 
 
 def same_content(name: str, ours: Path, theirs: Path) -> bool:
@@ -98,8 +101,8 @@ def same_content(name: str, ours: Path, theirs: Path) -> bool:
         return True
     if name != PYPROJECT:
         return False
-    read = lambda path: path.read_text(encoding="utf-8", errors="replace")  # noqa: E731
-    return without_own_table(read(ours)) == without_own_table(read(theirs))
+    mine = without_own_table(ours)
+    return mine is not None and mine == without_own_table(theirs)
 
 
 def differing(project: Project, reference: Path, owned: list[str] | None = None) -> list[str]:

@@ -15,7 +15,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.project import ANSWERS_FILE
+from generator.project import ANSWERS_FILE, MERGE_LABELS
+
+DELETED = "deleted in the template, modified here"
 
 
 @dataclass
@@ -25,12 +27,13 @@ class Move:
     base: bytes  # the old template's file
     user: bytes  # the user's file at the update's start
     theirs: bytes | None  # the new template's file
+    new_existed: bool = False  # the project already had a file at the new path before the update
 
 
 @dataclass
 class Carried:
     merged: list[str]  # user edits moved into the renamed file
-    kept: list[str]  # files the template deletes, kept with the user's edits (conflicts to decide)
+    kept: dict[str, str]  # path -> why the user's file stayed where it was (conflicts to decide)
 
 
 def template_moves(old_render: Path, new_render: Path) -> dict[str, str | None]:
@@ -71,33 +74,45 @@ def edited_moves(project: Path, old_render: Path, new_render: Path) -> list[Move
         if not mine.is_file() or mine.read_bytes() == (old_render / old).read_bytes():
             continue
         theirs = (new_render / new).read_bytes() if new else None
-        found.append(Move(old, new, (old_render / old).read_bytes(), mine.read_bytes(), theirs))
+        new_existed = bool(new) and (project / str(new)).exists()
+        found.append(Move(old, new, (old_render / old).read_bytes(), mine.read_bytes(), theirs, new_existed))
     return found
 
 
 def carry_edits(project: Path, moves: list[Move]) -> Carried:
     """After copier's update: merge renamed files, restore deleted ones."""
-    carried = Carried(merged=[], kept=[])
+    carried = Carried(merged=[], kept={})
     for move in moves:
         old = project / move.old
-        if move.new is None or not old.exists() and not (project / move.new).exists():
-            if not old.exists():
-                old.parent.mkdir(parents=True, exist_ok=True)
+        if old.exists():
+            if old.read_bytes() != move.user:  # copier left a file there that is not the user's any more
                 old.write_bytes(move.user)
-            carried.kept.append(move.old)
+                carried.kept[move.old] = "replaced in the template, modified here"
+            continue
+        if move.new is None or not (project / move.new).exists():
+            restore(old, move.user)
+            carried.kept[move.old] = DELETED
+            continue
+        if move.new_existed:  # renamed onto a file of the user's own: the user decides
+            restore(old, move.user)
+            carried.kept[move.old] = f"renamed to {move.new} in the template, where you have a file: merge by hand"
             continue
         new = project / move.new
-        # Only where copier left the template's file as it is: a migration may have merged it already.
-        if old.exists() or new.read_bytes() != move.theirs:
-            continue
+        if new.read_bytes() != move.theirs:
+            continue  # not the template's file as rendered: a migration has already carried the edits
         merged = merge(move)
         if merged is None:  # not text: keep the user's file where it was, for a person to move
-            old.write_bytes(move.user)
-            carried.kept.append(move.old)
+            restore(old, move.user)
+            carried.kept[move.old] = f"renamed to {move.new} in the template, modified here: move it by hand"
         else:
             new.write_bytes(merged)
             carried.merged.append(move.new)
     return carried
+
+
+def restore(path: Path, content: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
 
 
 def merge(move: Move) -> bytes | None:
@@ -109,7 +124,5 @@ def merge(move: Move) -> bytes | None:
             path = Path(scratch) / name
             path.write_bytes(content)
             files.append(str(path))
-        labels = ["-L", f"{move.old} (yours)", "-L", f"{move.old} (template before)"]
-        labels += ["-L", f"{move.new} (template now)"]
-        result = subprocess.run(["git", "merge-file", "-p", *labels, *files], capture_output=True)
+        result = subprocess.run(["git", "merge-file", "-p", *MERGE_LABELS, *files], capture_output=True)
     return None if result.returncode < 0 or result.returncode >= 128 else result.stdout

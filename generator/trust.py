@@ -14,11 +14,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from copier.errors import UnsafeTemplateError
+from copier import load_settings
+from copier.errors import CopierError, UnsafeTemplateError
 from platformdirs import user_config_path
 
 from generator import template_source
-from generator.errors import TemplateSourceError, UntrustedTemplateError
+from generator.errors import SettingsFileError, TemplateSourceError, UntrustedTemplateError
+
+SETTINGS_VAR = "COPIER_SETTINGS_PATH"
 
 
 def team_templates() -> set[str]:
@@ -34,12 +37,32 @@ def team_templates() -> set[str]:
 
 def allows_code(source: str, trust: bool = False) -> bool:
     """copier's `unsafe` flag for `source`; False still lets copier accept its own `trust:` list."""
-    return trust or source in team_templates()
+    check_settings()
+    return trust or comparable(source) in {comparable(team) for team in team_templates()}
+
+
+def comparable(source: str) -> str:
+    """A local path resolved (`/a/b/`, `/a/./b` and `/a/b` are one template); a URL as it is."""
+    return source if template_source.is_url(source) else str(Path(source).expanduser().resolve())
+
+
+def check_settings() -> None:
+    """copier's settings file must load: a broken one would fail deep inside copier, or be ignored."""
+    path = settings_file()
+    if os.environ.get(SETTINGS_VAR) and not path.is_file():
+        raise SettingsFileError(
+            f"{SETTINGS_VAR} names {path}, which does not exist: create it (e.g. `trust: []`) or unset the variable"
+        )
+    try:
+        load_settings()
+    except (CopierError, ValueError) as err:
+        detail = " ".join(str(err).split())
+        raise SettingsFileError(f"copier's settings file {path} is invalid ({detail}): fix or remove it") from err
 
 
 def settings_file() -> Path:
     """Where copier reads its user settings (and so its `trust:` list) from."""
-    configured = os.environ.get("COPIER_SETTINGS_PATH")
+    configured = os.environ.get(SETTINGS_VAR)
     return Path(configured) if configured else user_config_path("copier", appauthor=False) / "settings.yml"
 
 

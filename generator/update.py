@@ -19,14 +19,12 @@ from pathlib import Path
 
 from copier import run_update
 
+from generator import template_source, update_state, versions
 from generator import trust as trust_policy
-from generator import update_state, versions
 from generator.errors import DirtyTreeError, ScaffoldError, UpdateError, VersionError
 from generator.project import Project, files_with_conflict_markers, git, open_project, uncommitted_changes
 from generator.reference import reference_render
 from generator.template_moves import Move, carry_edits, edited_moves
-
-DELETED_HERE_KEPT = "deleted in the template, modified here"
 
 
 @dataclass
@@ -38,7 +36,7 @@ class UpdateResult:
     changed: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
     diff: str = ""
-    kept: list[str] = field(default_factory=list)  # deleted in the template, modified here (also in conflicts)
+    kept: dict[str, str] = field(default_factory=dict)  # user files kept in place, and why (also in conflicts)
     merged_renames: list[str] = field(default_factory=list)  # user edits moved into a renamed file
 
 
@@ -51,7 +49,7 @@ def update_project(
 ) -> UpdateResult:
     project = open_project(path)
     with update_state.update_lock(project.path):
-        update_state.ensure_not_interrupted(project.path, holding_lock=True)
+        update_state.ensure_not_interrupted(project.path)
         update_state.ensure_no_git_operation(project.path)
         ensure_clean(project)
         target = resolve_target(project, to)
@@ -70,7 +68,7 @@ def abort(path: str | Path) -> UpdateResult:
 
 
 def ensure_clean(project: Project) -> None:
-    dirty = uncommitted_changes(project.path)
+    dirty = uncommitted_changes(project.path, whole_repository=True)  # a failed update resets the whole repo
     if dirty:
         raise DirtyTreeError(
             f"{project.path} has uncommitted changes ({', '.join(dirty[:5])}{' ...' if len(dirty) > 5 else ''}): "
@@ -88,6 +86,11 @@ def resolve_target(project: Project, to: str | None) -> str:
             f"version {target} does not exist in '{project.source}': choose one of {', '.join(available)}"
         )
     current = versions.parse(project.version)
+    if current is not None and project.version not in available:
+        raise VersionError(
+            f"the project records _commit {project.version}, which is not a version of '{project.source}' "
+            f"({', '.join(available)}): set _commit in .copier-answers.yml to the version it was made from"
+        )
     if current is not None and versions.parse(target) < current:
         raise VersionError(
             f"{target} is older than the project's {project.version}: downgrades are refused; "
@@ -99,7 +102,12 @@ def resolve_target(project: Project, to: str | None) -> str:
 def apply(project: Project, target: str, conflict: str, trust: bool) -> UpdateResult:
     head = git(project.path, "rev-parse", "HEAD").stdout.strip()
     branch = git(project.path, "rev-parse", "--abbrev-ref", "HEAD").stdout.strip()
-    moves = planned_moves(project, target, trust)
+    try:
+        moves = planned_moves(project, target, trust)
+    except OSError as err:
+        raise UpdateError(
+            f"cannot compare template versions {project.version} and {target} ({err}); nothing was changed"
+        ) from err
     record = update_state.UpdateRecord(
         head, "" if branch == "HEAD" else branch, project.version, target, os.getpid(), time.time()
     )
@@ -117,7 +125,7 @@ def apply(project: Project, target: str, conflict: str, trust: bool) -> UpdateRe
                 unsafe=trust_policy.allows_code(project.source, trust),
             )
         carried = carry_edits(project.path, moves)
-    except BaseException as err:
+    except (Exception, KeyboardInterrupt) as err:
         restore(project.path, head)
         update_state.clear_record(project.path)
         if isinstance(err, KeyboardInterrupt | ScaffoldError):
@@ -138,8 +146,29 @@ def apply(project: Project, target: str, conflict: str, trust: bool) -> UpdateRe
 
 def planned_moves(project: Project, target: str, trust: bool) -> list[Move]:
     """User-edited files that `target` deletes or renames, read before copier drops them."""
+    if not template_may_drop_files(project.source, project.version, target):
+        return []
     with reference_render(project, trust=trust) as old, reference_render(project, target, trust) as new:
         return edited_moves(project.path, old, new)
+
+
+def template_may_drop_files(source: str, old: str, new: str) -> bool:
+    """False only when a local template provably drops no file between the two versions.
+
+    Two renders cost about as much as the update itself, so they are skipped when no template file
+    was deleted or renamed and copier.yml (questions, `_exclude`, `_subdirectory`) is unchanged:
+    then every file rendered at `old` is rendered at `new` under the same name.
+    """
+    if template_source.is_url(source):
+        return True
+    listed = git(Path(source), "diff", "--name-status", "--no-renames", old, new, check=False)
+    if listed.returncode != 0:
+        return True
+    for line in listed.stdout.splitlines():
+        status, _, name = line.partition("\t")
+        if status.startswith("D") or name in ("copier.yml", "copier.yaml"):
+            return True
+    return False
 
 
 def conflicted(repo: Path, changed: list[str], conflict: str) -> list[str]:
@@ -163,6 +192,5 @@ def preview(project: Project, target: str, conflict: str, trust: bool) -> Update
         result = apply(open_project(clone), target, conflict, trust)
         git(clone, "add", "--all")
         diff = git(clone, "diff", "--cached", "--no-color").stdout
-    return UpdateResult(
-        project.path, project.version, target, "dry-run", result.changed, result.conflicts, diff, result.kept
-    )
+    result.path, result.status, result.diff = project.path, "dry-run", diff
+    return result

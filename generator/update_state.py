@@ -30,11 +30,14 @@ GIT_OPERATIONS = {
     "rebase-merge": "a rebase",
     "rebase-apply": "a rebase or `git am`",
     "BISECT_LOG": "a bisect",
+    "sequencer": "a cherry-pick or revert of several commits",
 }
 
 
 @dataclass
 class UpdateRecord:
+    """What an update started from: enough to report it and to undo it."""
+
     head: str
     branch: str
     from_version: str
@@ -43,8 +46,13 @@ class UpdateRecord:
     started: float
 
 
+def git_dir(repo: Path) -> Path:
+    """The repository's git folder (also for a worktree or a project in a monorepo's subfolder)."""
+    return Path(git(repo, "rev-parse", "--absolute-git-dir").stdout.strip())
+
+
 def state_dir(repo: Path) -> Path:
-    return Path(git(repo, "rev-parse", "--absolute-git-dir").stdout.strip()) / "llm-scaffold"
+    return git_dir(repo) / "llm-scaffold"
 
 
 def record_path(repo: Path) -> Path:
@@ -52,6 +60,7 @@ def record_path(repo: Path) -> Path:
 
 
 def read_record(repo: Path) -> UpdateRecord | None:
+    """The record of an unfinished update, or None."""
     path = record_path(repo)
     if not path.is_file():
         return None
@@ -65,6 +74,7 @@ def read_record(repo: Path) -> UpdateRecord | None:
 
 
 def write_record(repo: Path, record: UpdateRecord) -> None:
+    """Atomically (write, then rename), so a kill cannot leave half a record."""
     path = record_path(repo)
     path.parent.mkdir(exist_ok=True)
     partial = path.with_suffix(".tmp")
@@ -77,8 +87,14 @@ def clear_record(repo: Path) -> None:
 
 
 def describe(record: UpdateRecord) -> str:
+    """`an update from v1 to v2 (pid 42, started ...)`, for messages."""
     started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.started))
     return f"an update from {record.from_version} to {record.to_version} (pid {record.pid}, started {started})"
+
+
+def process_lock(path: Path) -> FileLock:
+    """One lock object per path in this process: re-entrant here, exclusive against other processes."""
+    return FileLock(path, is_singleton=True)
 
 
 @contextmanager
@@ -86,7 +102,7 @@ def update_lock(repo: Path) -> Iterator[None]:
     """Hold the repository's update lock; another holder means another update is running now."""
     directory = state_dir(repo)
     directory.mkdir(exist_ok=True)
-    lock = FileLock(directory / "update.lock")
+    lock = process_lock(directory / "update.lock")
     try:
         lock.acquire(timeout=0)
     except Timeout:
@@ -102,11 +118,11 @@ def update_lock(repo: Path) -> Iterator[None]:
 
 
 def is_running(repo: Path) -> bool:
-    """Whether some process holds the update lock right now."""
+    """Whether another process holds the update lock right now (this process's own hold does not count)."""
     path = state_dir(repo) / "update.lock"
     if not path.exists():
         return False
-    lock = FileLock(path)
+    lock = process_lock(path)
     try:
         lock.acquire(timeout=0)
     except Timeout:
@@ -115,15 +131,12 @@ def is_running(repo: Path) -> bool:
     return False
 
 
-def ensure_not_interrupted(repo: Path, holding_lock: bool = False) -> None:
-    """Raise when the repository holds an unfinished update (running now, or interrupted).
-
-    `holding_lock`: the caller holds the update lock, so no other update can be running.
-    """
+def ensure_not_interrupted(repo: Path) -> None:
+    """Raise when the repository holds an unfinished update (running now, or interrupted)."""
     record = read_record(repo)
     if record is None:
         return
-    if not holding_lock and is_running(repo):
+    if is_running(repo):
         raise UpdateRunningError(f"{describe(record)} of {repo} is running: wait for it to finish")
     raise UpdateInterruptedError(
         f"{describe(record)} was interrupted and left {repo} half-updated: "
@@ -133,9 +146,9 @@ def ensure_not_interrupted(repo: Path, holding_lock: bool = False) -> None:
 
 def ensure_no_git_operation(repo: Path) -> None:
     """Refuse while git waits for the user to finish a merge, rebase, cherry-pick, revert or bisect."""
-    git_dir = Path(git(repo, "rev-parse", "--absolute-git-dir").stdout.strip())
+    folder = git_dir(repo)
     for name, operation in GIT_OPERATIONS.items():
-        if (git_dir / name).exists():
+        if (folder / name).exists():
             raise ProjectError(
                 f"{repo} is in the middle of {operation}: finish it (commit, or `--continue`) or abort it "
                 "(`--abort`) with git first, so that the template update is not mixed into it"

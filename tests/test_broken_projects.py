@@ -23,6 +23,7 @@ BREAKAGES = {
     "list": lambda p: (p / ".copier-answers.yml").write_text("- v1\n- v2\n"),
     "utf8": lambda p: (p / ".copier-answers.yml").write_bytes(b"_commit: v1\n\xff\xfe\x00name: \xe9t\xe9\n"),
     "no-commit": lambda p: edit_answers(p, _commit="v9.9.9-missing"),
+    "commit-above-latest": lambda p: edit_answers(p, _commit="v9.9.9"),
     "relative-source": lambda p: edit_answers(p, _src_path="../template"),
     "no-answers": lambda p: (p / ".copier-answers.yml").unlink(),
     "pyproject-markers": lambda p: (p / "pyproject.toml").write_text(CONFLICTED_PYPROJECT),
@@ -89,6 +90,11 @@ def test_every_command_on_every_broken_project_exits_2_with_one_line(projects, c
         assert len(output.strip().splitlines()) <= 4, (name, output)  # one message, wrapped at most
 
 
+def test_a_recorded_version_the_template_lacks_is_named_as_such(projects):
+    result = cli("update", str(projects["commit-above-latest"]))
+    assert result.returncode == 2 and "_commit v9.9.9, which is not a version" in " ".join(result.stderr.split())
+
+
 def test_versions_inside_a_broken_project_is_one_line_too(projects):
     for name in ("yaml", "list", "utf8"):
         result = cli("versions", cwd=projects[name])
@@ -102,6 +108,7 @@ def test_messages_name_the_problem(projects):
         "list": "holds a list, not key: value answers",
         "utf8": "is not UTF-8 text",
         "no-commit": "v9.9.9-missing",
+        "commit-above-latest": "v9.9.9",
         "relative-source": "relative template path",
         "no-answers": "has no .copier-answers.yml",
         "pyproject-markers": "pyproject.toml is not valid TOML",

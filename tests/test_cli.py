@@ -77,6 +77,17 @@ def test_empty_destination_is_filled(template_repo, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"]
 
 
+def test_new_into_the_current_empty_folder_keeps_that_folder(template_repo, tmp_path, monkeypatch):
+    here = tmp_path / "here"
+    here.mkdir()
+    inode = here.stat().st_ino
+    monkeypatch.chdir(here)
+    result = runner.invoke(app, ["new", ".", "--template", str(template_repo), "--defaults", "-q"])
+    assert result.exit_code == 0, result.output
+    assert here.stat().st_ino == inode and (here / "pyproject.toml").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["here"]
+
+
 def test_vcs_ref_selects_the_template_version(tmp_path):
     template = copy_template(tmp_path / "template", tag="v0.1.0")
     readme = template / "template" / "README.md.jinja"

@@ -87,3 +87,36 @@ def test_fleet_update_run_again_reuses_or_resets_its_own_branch(tmp_path: Path):
     assert (rows[2]["from_version"], rows[2]["to_version"]) == ("v1", "v2")  # error rows keep what they know
     assert git(repos[2], "log", "-1", "--format=%s", branch).strip() == "someone's own work"
     assert git(repos[2], "rev-parse", "--abbrev-ref", "HEAD").strip() == "main"
+
+
+def test_fleet_update_restores_a_detached_head_and_refuses_a_merge_in_progress(tmp_path: Path):
+    config = yaml.safe_dump({"name": {"type": "str", "default": "demo"}})
+    broken_v2 = yaml.safe_dump({**yaml.safe_load(config), "_migrations": [{"version": "v2", "command": "exit 3"}]})
+    template = small_template(
+        tmp_path / "template",
+        {
+            "v1": {"copier.yml": config, "notes.txt.jinja": "{{ name }}\n", **ANSWERS_TEMPLATE},
+            "v2": {"copier.yml": broken_v2, "notes.txt.jinja": "{{ name }} v2\n"},
+        },
+    )
+    detached, merging = (
+        create_project(tmp_path / name, template=str(template), vcs_ref="v1", defaults=True, quiet=True)
+        for name in ("detached", "merging")
+    )
+    for repo in (detached, merging):
+        git(repo, "init", "--quiet", "--initial-branch", "main")
+        commit_all(repo, "generated")
+    head = git(detached, "rev-parse", "HEAD")
+    git(detached, "checkout", "--quiet", "--detach")
+    git(merging, "checkout", "--quiet", "-b", "side")
+    git(merging, "commit", "--quiet", "--allow-empty", "-m", "side")
+    git(merging, "checkout", "--quiet", "main")
+    git(merging, "merge", "--quiet", "--no-ff", "--no-commit", "side")
+
+    rows = json.loads(runner.invoke(app, ["fleet", "update", str(detached), str(merging), "--json"]).output)
+    assert [row["result"] for row in rows] == ["error", "error"], rows
+    assert "failed" in rows[0]["message"] and "restored" in rows[0]["message"]  # the migration's failure
+    assert git(detached, "rev-parse", "HEAD") == head and git(detached, "branch", "--list", "llm-scaffold/*") == ""
+    assert git(detached, "rev-parse", "--abbrev-ref", "HEAD").strip() == "HEAD"
+    assert "middle of a merge" in rows[1]["message"]
+    assert (merging / ".git" / "MERGE_HEAD").exists()

@@ -88,7 +88,7 @@ def test_killed_update_is_reported_everywhere_and_abort_restores_head_exactly(pr
     fleet = cli("fleet", "status", str(project), "--json")
     assert fleet.returncode == 1
     (row,) = json.loads(fleet.stdout)
-    assert row["result"] == "interrupted" and row["from_version"] == "v2"
+    assert (row["result"], row["from_version"], row["to_version"]) == ("interrupted", "v1", "v2")
 
     aborted = cli("update", str(project), "--abort")
     assert aborted.returncode == 0, aborted.stderr

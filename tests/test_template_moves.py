@@ -15,7 +15,7 @@ from generator.update import update_project
 
 runner = CliRunner()
 GUIDE = [f"guide line {i} for {{{{ name }}}}" for i in range(10)]
-QUOTE = "How a conflict looks:\n\n<<<<<<< HEAD\nours\n>>>>>>> theirs\n"
+QUOTE = "How a conflict looks:\n\n<<<<<<< HEAD\nours\n=======\ntheirs\n>>>>>>> feature\n"
 
 
 def text(lines: list[str]) -> str:
@@ -78,7 +78,8 @@ def test_overlapping_edit_of_a_renamed_file_is_a_conflict_in_the_new_file(tmp_pa
     moved = (project / "docs" / "guide.md").read_text()
     assert "our own guide line" in moved and "Guide, v2 edition" in moved and "<<<<<<<" in moved
     assert result.status == "conflicts"
-    assert result.conflicts == ["docs/guide.md", "gone.txt"] and result.kept == ["gone.txt"]
+    assert result.conflicts == ["docs/guide.md", "gone.txt"]
+    assert result.kept == {"gone.txt": "deleted in the template, modified here"}
 
 
 def test_unedited_files_follow_the_template_silently(tmp_path):
@@ -90,3 +91,32 @@ def test_unedited_files_follow_the_template_silently(tmp_path):
     assert result.status == "updated" and result.conflicts == []
     assert not (project / "gone.txt").exists() and not (project / "guide.md").exists()
     assert (project / "docs" / "guide.md").read_text().startswith("Guide, v2 edition\n")
+
+
+def test_a_rename_onto_a_file_of_the_users_own_keeps_both(tmp_path):
+    template = template_with_moves(tmp_path / "template")
+    project = create_project(tmp_path / "project", template=str(template), vcs_ref="v1", defaults=True, quiet=True)
+    git(project, "init", "--quiet")
+    (project / "guide.md").write_text((project / "guide.md").read_text() + "our own line\n")
+    (project / "docs").mkdir()
+    (project / "docs" / "guide.md").write_text("a guide of our own\n")
+    commit_all(project, "edited, and our own docs/guide.md")
+    result = update_project(project)
+    assert "our own line" in (project / "guide.md").read_text()
+    assert "guide.md" in result.conflicts and "renamed to docs/guide.md" in result.kept["guide.md"]
+    assert "a guide of our own" in (project / "docs" / "guide.md").read_text()
+
+
+def test_a_project_in_a_monorepo_subfolder_reports_its_conflicts(tmp_path):
+    template = template_with_moves(tmp_path / "template")
+    monorepo = tmp_path / "mono"
+    monorepo.mkdir()
+    git(monorepo, "init", "--quiet")
+    (monorepo / "other.txt").write_text("another team's file\n")
+    project = create_project(monorepo / "proj", template=str(template), vcs_ref="v1", defaults=True, quiet=True)
+    guide = (project / "guide.md").read_text().splitlines()
+    (project / "guide.md").write_text(text(["our first line", *guide[1:]]))
+    commit_all(monorepo, "monorepo with a generated project")
+    result = update_project(project)
+    assert result.status == "conflicts" and result.conflicts == ["docs/guide.md"]
+    assert "docs/guide.md" in result.changed and (monorepo / "other.txt").read_text() == "another team's file\n"

@@ -118,3 +118,20 @@ def test_update_of_an_untrusted_template_runs_no_migration_and_changes_nothing(t
     updated = cli("update", str(project), "--trust", env=untrusting)
     assert updated.returncode == 0, updated.stderr
     assert victim.read_text() == "ran" and (project / "notes.txt").read_text() == "demo v2\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "phrase"),
+    [("trust: [unclosed\n", "is invalid"), ("trust: 5\n", "is invalid"), (None, "does not exist")],
+)
+def test_a_broken_copier_settings_file_is_one_line(tmp_path, untrusting, content, phrase):
+    settings = Path(untrusting[COPIER_SETTINGS])
+    if content is None:
+        settings.unlink()
+    else:
+        settings.write_text(content)
+    template = hostile_template(tmp_path / "template", tmp_path / "pwned")
+    result = cli("new", str(tmp_path / "p"), "--template", str(template), "--defaults", "--trust", env=untrusting)
+    assert result.returncode == 2 and phrase in result.stderr and str(settings) in " ".join(result.stderr.split())
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) <= 3
+    assert not (tmp_path / "pwned").exists()

@@ -185,6 +185,9 @@ def test_versions_inside_a_project_lists_its_own_template(project, tmp_path, mon
     monkeypatch.chdir(project)
     listed = json.loads(runner.invoke(app, ["versions", "--json"]).output)
     assert [entry["version"] for entry in listed] == ["v0.1.0", "v0.2.0"]
+    monkeypatch.chdir(project / "configs" / "model")  # from a subfolder too
+    listed = json.loads(runner.invoke(app, ["versions", "--json"]).output)
+    assert [entry["version"] for entry in listed] == ["v0.1.0", "v0.2.0"]
     monkeypatch.chdir(tmp_path)
     assert [entry["version"] for entry in json.loads(runner.invoke(app, ["versions", "--json"]).output)] == ["v0.0.9"]
 
