@@ -18,7 +18,7 @@ from copier.errors import CopierError
 
 from generator import template_source, versions
 from generator import trust as trust_policy
-from generator.errors import InvalidAnswerError, ProjectError, VersionError
+from generator.errors import InvalidAnswerError, ProjectError
 from generator.project import ANSWERS_FILE, git
 
 ANSWERS_HEADER = "# Changes here will be overwritten by Copier; do NOT edit manually\n"
@@ -39,10 +39,7 @@ def adopt_project(
     if (path / ANSWERS_FILE).exists():
         raise ProjectError(f"{path} is already linked ({ANSWERS_FILE} exists): use `llm-scaffold update`")
     source = template_source.resolve(template)
-    available = versions.list_versions(source)
-    version = version or (available[-1] if available else None)
-    if version not in available:
-        raise VersionError(f"version {version} does not exist in '{source}': choose one of {', '.join(available)}")
+    version = versions.choose(source, version)
     answers = {**inferred_answers(path, from_cruft), **(data or {})}
     answers = validated_answers(source, version, answers, trust_policy.allows_code(source, trust))
     recorded = {"_commit": version, "_src_path": source, **answers}

@@ -23,6 +23,7 @@ from generator.diff import diff_project
 from generator.errors import ScaffoldError
 from generator.fleet import all_ok, run_fleet
 from generator.new import create_project
+from generator.outcomes import ConflictStyle, Status
 from generator.project import ANSWERS_FILE, open_project
 from generator.release import release as release_version
 from generator.template_source import ENV_VAR
@@ -131,8 +132,8 @@ def update(
     path: ProjectPath = Path("."),
     to: Annotated[str | None, typer.Option(help="Template version to move to (default: the latest tag).")] = None,
     conflict: Annotated[
-        str, typer.Option(help="inline: conflict markers in files; rej: .rej files beside them.")
-    ] = "inline",
+        ConflictStyle, typer.Option(help="inline: conflict markers in files; rej: .rej files beside them.")
+    ] = ConflictStyle.INLINE,
     dry_run: Annotated[bool, typer.Option(help="Show the diff the update would apply; change nothing.")] = False,
     abort: Annotated[
         bool, typer.Option("--abort", help="Undo an interrupted update: restore the commit it started from.")
@@ -148,23 +149,21 @@ def update(
 
     Exit codes: 0 updated or already current, 1 conflicts left to resolve, 2 error (repository unchanged).
     """
-    if conflict not in ("inline", "rej"):
-        raise typer.BadParameter("use inline or rej", param_hint="--conflict")
     if abort:
         result = run_or_exit(lambda: abort_update(path))
     else:
         result = run_or_exit(lambda: update_project(path, to=to, conflict=conflict, dry_run=dry_run, trust=trust))
     if as_json:
         typer.echo(json.dumps({**vars(result), "path": str(result.path)}, indent=2))
-    elif result.status == "aborted":
+    elif result.status == Status.ABORTED:
         console.print(
             f"Aborted the update of {result.path} to {result.to_version}: back at {result.from_version}, "
             "as before it started.",
             highlight=False,
         )
-    elif result.status == "current":
+    elif result.status == Status.CURRENT:
         console.print(f"{result.path} is already at {result.to_version}.", highlight=False)
-    elif result.status == "dry-run":
+    elif result.status == Status.DRY_RUN:
         typer.echo(result.diff, nl=False)
         console.print(
             f"dry run: {result.from_version} -> {result.to_version} would change {len(result.changed)} file(s)"
@@ -296,7 +295,13 @@ def report_fleet(entries, as_json: bool) -> None:
         typer.echo(json.dumps([entry.as_dict() for entry in entries], indent=2))
     else:
         table = Table("repo", "from", "to", "result", "message", title="llm-scaffold fleet")
-        colours = {"updated": "green", "current": "green", "conflicts": "yellow", "dirty": "yellow", "behind": "yellow"}
+        colours = {
+            Status.UPDATED: "green",
+            Status.CURRENT: "green",
+            Status.CONFLICTS: "yellow",
+            Status.DIRTY: "yellow",
+            Status.BEHIND: "yellow",
+        }
         for entry in entries:
             colour = colours.get(entry.result, "red")
             table.add_row(entry.repo, entry.from_version, entry.to_version, f"[{colour}]{entry.result}", entry.message)

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import yaml
 
-from generator import update_state
+from generator import update_state, versions
 from generator.check import check_project
 from generator.errors import FleetInterrupted, ScaffoldError, UpdateInterruptedError
+from generator.outcomes import OK, Status
 from generator.project import ANSWERS_FILE, commit_all, git, open_project, uncommitted_changes
-from generator.update import resolve_target, update_project
+from generator.update import update_project
 
-OK_RESULTS = {"updated", "current"}
 COMMIT_PREFIX = "Update template to "
 
 
@@ -32,7 +32,7 @@ class FleetEntry:
     repo: str
     from_version: str = ""
     to_version: str = ""
-    result: str = "error"  # updated | current | conflicts | dirty | behind | drifted | interrupted | error
+    result: Status = Status.ERROR
     message: str = ""
 
     def as_dict(self) -> dict:
@@ -74,18 +74,18 @@ def guarded(work, path: str, to: str | None, trust: bool) -> FleetEntry:
         return work(entry, to, trust)
     except UpdateInterruptedError as err:
         record = update_state.read_record(Path(path))
-        entry.result, entry.message = "interrupted", str(err)
+        entry.result, entry.message = Status.INTERRUPTED, str(err)
         if record:
             entry.from_version, entry.to_version = record.from_version, record.to_version
     except ScaffoldError as err:
-        entry.result, entry.message = "error", str(err)
+        entry.result, entry.message = Status.ERROR, str(err)
     except Exception as err:  # noqa: BLE001 - one repository's surprise must not stop the fleet
-        entry.result, entry.message = "error", f"{type(err).__name__}: {err}"
+        entry.result, entry.message = Status.ERROR, f"{type(err).__name__}: {err}"
     return entry
 
 
 def all_ok(entries: list[FleetEntry]) -> bool:
-    return all(entry.result in OK_RESULTS for entry in entries)
+    return all(entry.result in OK for entry in entries)
 
 
 def status_one(entry: FleetEntry, to: str | None, trust: bool) -> FleetEntry:
@@ -93,7 +93,13 @@ def status_one(entry: FleetEntry, to: str | None, trust: bool) -> FleetEntry:
     report = check_project(entry.repo, trust=trust)
     entry.to_version = report.latest or ""
     entry.result = (
-        "conflicts" if report.conflicts else "behind" if report.behind else "drifted" if report.drifted else "current"
+        Status.CONFLICTS
+        if report.conflicts
+        else Status.BEHIND
+        if report.behind
+        else Status.DRIFTED
+        if report.drifted
+        else Status.CURRENT
     )
     entry.message = ", ".join(report.conflicts or report.drifted)
     return entry
@@ -105,17 +111,17 @@ def update_one(entry: FleetEntry, to: str | None, trust: bool) -> FleetEntry:
     with update_state.update_lock(project.path):  # the branch switch, the update and the commit: one unit
         update_state.ensure_not_interrupted(project.path)
         update_state.ensure_no_git_operation(project.path)
-        entry.to_version = resolve_target(project, to)
+        entry.to_version = versions.choose(project.source, to, project.version)
         dirty = uncommitted_changes(project.path, whole_repository=True)
         if dirty:
-            entry.result, entry.message = "dirty", f"uncommitted: {', '.join(dirty[:5])}"
+            entry.result, entry.message = Status.DIRTY, f"uncommitted: {', '.join(dirty[:5])}"
             return entry
         if entry.to_version == project.version:
-            entry.result = "current"
+            entry.result = Status.CURRENT
             return entry
         branch = f"llm-scaffold/update-{entry.to_version}"
         if holds_update(project.path, branch, entry.to_version):
-            entry.result, entry.message = "updated", f"branch {branch} (from an earlier run)"
+            entry.result, entry.message = Status.UPDATED, f"branch {branch} (from an earlier run)"
             return entry
         return update_on_branch(entry, project.path, branch, trust)
 
@@ -132,10 +138,10 @@ def update_on_branch(entry: FleetEntry, repo: Path, branch: str, trust: bool) ->
         git(repo, "branch", "--quiet", "-D", branch, check=False)
         raise
     if result.conflicts:
-        entry.result, entry.message = "conflicts", f"on branch {branch}: resolve {', '.join(result.conflicts)}"
+        entry.result, entry.message = Status.CONFLICTS, f"on branch {branch}: resolve {', '.join(result.conflicts)}"
         return entry
     commit_all(repo, f"{COMMIT_PREFIX}{result.to_version}")
-    entry.result, entry.message = "updated", f"branch {branch}"
+    entry.result, entry.message = Status.UPDATED, f"branch {branch}"
     return entry
 
 

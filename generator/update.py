@@ -21,7 +21,8 @@ from copier import run_update
 
 from generator import template_source, update_state, versions
 from generator import trust as trust_policy
-from generator.errors import DirtyTreeError, ScaffoldError, UpdateError, VersionError
+from generator.errors import DirtyTreeError, ScaffoldError, UpdateError
+from generator.outcomes import ConflictStyle, Status
 from generator.project import Project, files_with_conflict_markers, git, open_project, uncommitted_changes
 from generator.reference import reference_render
 from generator.template_moves import Move, carry_edits, edited_moves
@@ -32,7 +33,7 @@ class UpdateResult:
     path: Path
     from_version: str
     to_version: str
-    status: str  # "updated", "current", "conflicts", "dry-run" or "aborted"
+    status: Status
     changed: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
     diff: str = ""
@@ -43,7 +44,7 @@ class UpdateResult:
 def update_project(
     path: str | Path,
     to: str | None = None,
-    conflict: str = "inline",
+    conflict: ConflictStyle = ConflictStyle.INLINE,
     dry_run: bool = False,
     trust: bool = False,
 ) -> UpdateResult:
@@ -52,9 +53,9 @@ def update_project(
         update_state.ensure_not_interrupted(project.path)
         update_state.ensure_no_git_operation(project.path)
         ensure_clean(project)
-        target = resolve_target(project, to)
+        target = versions.choose(project.source, to, project.version)
         if target == project.version:
-            return UpdateResult(project.path, project.version, target, "current")
+            return UpdateResult(project.path, project.version, target, Status.CURRENT)
         if dry_run:
             return preview(project, target, conflict, trust)
         return apply(project, target, conflict, trust)
@@ -64,7 +65,7 @@ def abort(path: str | Path) -> UpdateResult:
     """Undo an interrupted update: the recorded HEAD restored exactly."""
     project_path = Path(path).expanduser().resolve()
     record = update_state.abort_update(project_path)
-    return UpdateResult(project_path, record.from_version, record.to_version, "aborted")
+    return UpdateResult(project_path, record.from_version, record.to_version, Status.ABORTED)
 
 
 def ensure_clean(project: Project) -> None:
@@ -76,30 +77,7 @@ def ensure_clean(project: Project) -> None:
         )
 
 
-def resolve_target(project: Project, to: str | None) -> str:
-    available = versions.list_versions(project.source)
-    target = to or (available[-1] if available else None)
-    if target is None:
-        raise VersionError(f"template '{project.source}' has no version tags (vX.Y.Z): tag a release first")
-    if target not in available:
-        raise VersionError(
-            f"version {target} does not exist in '{project.source}': choose one of {', '.join(available)}"
-        )
-    current = versions.parse(project.version)
-    if current is not None and project.version not in available:
-        raise VersionError(
-            f"the project records _commit {project.version}, which is not a version of '{project.source}' "
-            f"({', '.join(available)}): set _commit in .copier-answers.yml to the version it was made from"
-        )
-    if current is not None and versions.parse(target) < current:
-        raise VersionError(
-            f"{target} is older than the project's {project.version}: downgrades are refused; "
-            "to undo an update, revert its commit with git"
-        )
-    return target
-
-
-def apply(project: Project, target: str, conflict: str, trust: bool) -> UpdateResult:
+def apply(project: Project, target: str, conflict: ConflictStyle, trust: bool) -> UpdateResult:
     head = git(project.path, "rev-parse", "HEAD").stdout.strip()
     branch = git(project.path, "rev-parse", "--abbrev-ref", "HEAD").stdout.strip()
     try:
@@ -120,7 +98,7 @@ def apply(project: Project, target: str, conflict: str, trust: bool) -> UpdateRe
                 overwrite=True,  # copier's API refuses to update without it
                 defaults=True,
                 skip_answered=True,
-                conflict=conflict,
+                conflict=str(conflict),
                 quiet=True,
                 unsafe=trust_policy.allows_code(project.source, trust),
             )
@@ -138,7 +116,7 @@ def apply(project: Project, target: str, conflict: str, trust: bool) -> UpdateRe
     changed = uncommitted_changes(project.path)
     merged_with_markers = files_with_conflict_markers(project.path, carried.merged)  # inline even with `rej`
     conflicts = sorted({*conflicted(project.path, changed, conflict), *merged_with_markers, *carried.kept})
-    status = "conflicts" if conflicts else "updated"
+    status = Status.CONFLICTS if conflicts else Status.UPDATED
     result = UpdateResult(project.path, project.version, target, status, changed, conflicts)
     result.kept, result.merged_renames = carried.kept, carried.merged
     return result
@@ -171,9 +149,9 @@ def template_may_drop_files(source: str, old: str, new: str) -> bool:
     return False
 
 
-def conflicted(repo: Path, changed: list[str], conflict: str) -> list[str]:
+def conflicted(repo: Path, changed: list[str], conflict: ConflictStyle) -> list[str]:
     """Files the update changed that hold conflicts (a file merely quoting a marker line does not count)."""
-    if conflict == "rej":
+    if conflict == ConflictStyle.REJ:
         return sorted(name for name in changed if name.endswith(".rej"))
     return files_with_conflict_markers(repo, changed)
 
@@ -184,7 +162,7 @@ def restore(repo: Path, head: str) -> None:
     git(repo, "clean", "-fd", "--quiet")
 
 
-def preview(project: Project, target: str, conflict: str, trust: bool) -> UpdateResult:
+def preview(project: Project, target: str, conflict: ConflictStyle, trust: bool) -> UpdateResult:
     """Run the update in a throw-away clone and report its diff; the project is not touched."""
     with tempfile.TemporaryDirectory(prefix="llm-scaffold-dry-run-") as scratch:
         clone = Path(scratch) / project.path.name
@@ -192,5 +170,5 @@ def preview(project: Project, target: str, conflict: str, trust: bool) -> Update
         result = apply(open_project(clone), target, conflict, trust)
         git(clone, "add", "--all")
         diff = git(clone, "diff", "--cached", "--no-color").stdout
-    result.path, result.status, result.diff = project.path, "dry-run", diff
+    result.path, result.status, result.diff = project.path, Status.DRY_RUN, diff
     return result

@@ -9,7 +9,7 @@ from pathlib import Path
 from packaging.version import InvalidVersion, Version
 
 from generator import template_source
-from generator.errors import TemplateSourceError
+from generator.errors import TemplateSourceError, VersionError
 
 SECTION = re.compile(r"^## (v?\d[^\s]*)", re.MULTILINE)
 
@@ -49,3 +49,29 @@ def changelog(source: str) -> dict[str, str]:
         body = text[match.end() : following.start() if following else len(text)]
         sections[match.group(1)] = body.split("\n", 1)[1].strip() if "\n" in body else ""
     return sections
+
+
+def choose(source: str, requested: str | None, current: str | None = None) -> str:
+    """The version to move a project to (or adopt it at): `requested`, else the latest tag.
+
+    Refuses a version the template does not have, a recorded `current` version it does not have,
+    and a downgrade below `current`.
+    """
+    available = list_versions(source)
+    target = requested or (available[-1] if available else None)
+    if target is None:
+        raise VersionError(f"template '{source}' has no version tags (vX.Y.Z): tag a release first")
+    if target not in available:
+        raise VersionError(f"version {target} does not exist in '{source}': choose one of {', '.join(available)}")
+    recorded = parse(current) if current else None
+    if recorded is not None and current not in available:
+        raise VersionError(
+            f"the project records _commit {current}, which is not a version of '{source}' "
+            f"({', '.join(available)}): set _commit in .copier-answers.yml to the version it was made from"
+        )
+    if recorded is not None and parse(target) < recorded:
+        raise VersionError(
+            f"{target} is older than the project's {current}: downgrades are refused; "
+            "to undo an update, revert its commit with git"
+        )
+    return target
