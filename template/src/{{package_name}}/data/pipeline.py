@@ -24,7 +24,7 @@ from ..errors import DataError
 from ..utils.atomic import atomic_directory
 from ..utils.hashing import sha256_file, sha256_json
 from ..utils.progress import progress_bar
-from .cleaning import clean_text, keep_document
+from .cleaning import clean_text, describe_drops, keep_document
 from .dedup import content_hash, first_occurrences
 from .packing import choose_dtype, encode_batch, write_tokens
 from .sources import Source, hash_files, load_documents, resolve_source
@@ -152,6 +152,8 @@ def clean_dedup_split(raw: datasets.Dataset, data: DictConfig) -> tuple[dict[str
         load_from_cache_file=False,
         desc="Cleaning",
     )
+    if len(cleaned) == 0:
+        raise DataError(nothing_kept_message(raw, data))
     hashes = (h for batch in cleaned.select_columns(["content_hash"]).iter(10_000) for h in batch["content_hash"])
     unique = cleaned.select(first_occurrences(hashes))
     splits = {
@@ -169,6 +171,19 @@ def clean_dedup_split(raw: datasets.Dataset, data: DictConfig) -> tuple[dict[str
                 "add more text or raise the fractions"
             )
     return splits, counts
+
+
+def nothing_kept_message(raw: datasets.Dataset, data: DictConfig) -> str:
+    """The error when no document survives cleaning: how many were read and why each was dropped."""
+    if len(raw) == 0:
+        return f"data.source '{data.source}' holds no documents: point it at text"
+    texts = (text for batch in raw.iter(data.batch_size) for text in batch["text"])
+    reasons = describe_drops(texts, data.cleaning.min_chars, data.cleaning.max_chars)
+    return (
+        f"cleaning dropped every document of data.source '{data.source}' ({len(raw)} read with "
+        f"data.sample_by={data.sample_by}): {reasons}; fix the text, choose another data.sample_by "
+        "or change data.cleaning.min_chars/max_chars"
+    )
 
 
 def obtain_tokenizer(train: datasets.Dataset, data: DictConfig):

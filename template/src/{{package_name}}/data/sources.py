@@ -118,9 +118,12 @@ def load_documents(source: Source, text_field: str, sample_by: str, hub_split: s
             ) from err
         return _text_column(table, text_field, source.hub_name)
 
+    non_empty = [path for path in source.files if path.stat().st_size > 0]  # 0 bytes: no documents to load
+    if not non_empty:
+        raise DataError(f"data.source '{source.name}' holds only empty files: add text to them or point it elsewhere")
     tables = []
     for suffix_group in sorted(set(BUILDERS.values())):
-        files = [str(p) for p in source.files if BUILDERS[p.suffix.lower()] == suffix_group]
+        files = [str(p) for p in non_empty if BUILDERS[p.suffix.lower()] == suffix_group]
         if not files:
             continue
         options = {"sample_by": sample_by} if suffix_group == "text" else {}

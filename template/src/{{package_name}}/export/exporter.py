@@ -42,28 +42,12 @@ def export_checkpoint(cfg: DictConfig) -> dict:
             f"context length {model.config.block_size} (exclusive): lower it"
         )
     registry = Registry(cfg.paths.artifacts_dir)
-    version = str(cfg.version) if cfg.version is not None else registry.next_version()
-    registry.check_new_version(version)  # before the minutes of measuring, not after
-
-    log.info("Quantizing %d Linear weights and the tied embedding to int8", count_linear(model))
-    int8_model = int8_gpt(copy.deepcopy(model))
-    metrics = measure(cfg, model, int8_model)
-    with registry.publishing(version) as staging:
-        write_model_files(staging, model, int8_model, tokenizer_path)
-        (staging / "export_config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True), encoding="utf-8")
-        fp32_bytes, int8_bytes = ((staging / WEIGHTS[p]).stat().st_size for p in ("fp32", "int8"))
-        metrics.update(fp32_bytes=fp32_bytes, int8_bytes=int8_bytes, int8_size_ratio=int8_bytes / fp32_bytes)
-        source = {
-            "checkpoint": str(Path(cfg.ckpt_path).resolve()),
-            "sha256": sha256_file(Path(cfg.ckpt_path)),
-            "global_step": checkpoint.get("global_step"),
-        }
-        write_manifest(
-            staging,
-            {"version": version, "package": PACKAGE, "source": source, "model": checkpoint["hyper_parameters"]["model"]}
-            | provenance(Path(cfg.paths.root_dir))
-            | {"metrics": metrics},
-        )
+    requested = None if cfg.version is None else str(cfg.version)
+    with registry.publishing(requested) as (version, staging):  # claimed (or refused) before minutes of measuring
+        log.info("Exporting %s: int8 for %d Linear weights and the tied embedding", version, count_linear(model))
+        int8_model = int8_gpt(copy.deepcopy(model))
+        metrics = measure(cfg, model, int8_model)
+        write_artifact(staging, version, cfg, checkpoint, (model, int8_model), metrics)
     folder = registry.root / version
     package = write_package(folder, version, registry.root / f"{version}.tar.gz")
     if cfg.promote:
@@ -79,6 +63,27 @@ def export_checkpoint(cfg: DictConfig) -> dict:
         **{key: metrics[key] for key in ("fp32_bytes", "int8_bytes", "fp32_perplexity", "int8_perplexity")},
         **{key: metrics[key] for key in ("int8_speedup", "int8_size_ratio", "perplexity_change")},
     }
+
+
+def write_artifact(
+    staging: Path, version: str, cfg: DictConfig, checkpoint: dict, models: tuple[GPT, GPT], metrics: dict
+) -> None:
+    """The model files, the resolved config and the manifest of `version`; adds the file sizes to `metrics`."""
+    write_model_files(staging, *models, Path(cfg.tokenizer_path).expanduser())
+    (staging / "export_config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True), encoding="utf-8")
+    fp32_bytes, int8_bytes = ((staging / WEIGHTS[p]).stat().st_size for p in ("fp32", "int8"))
+    metrics.update(fp32_bytes=fp32_bytes, int8_bytes=int8_bytes, int8_size_ratio=int8_bytes / fp32_bytes)
+    source = {
+        "checkpoint": str(Path(cfg.ckpt_path).resolve()),
+        "sha256": sha256_file(Path(cfg.ckpt_path)),
+        "global_step": checkpoint.get("global_step"),
+    }
+    write_manifest(
+        staging,
+        {"version": version, "package": PACKAGE, "source": source, "model": checkpoint["hyper_parameters"]["model"]}
+        | provenance(Path(cfg.paths.root_dir))
+        | {"metrics": metrics},
+    )
 
 
 def model_from_checkpoint(checkpoint: dict) -> GPT:

@@ -3,7 +3,8 @@
 `artifacts/registry.json` holds the current version, the stack of earlier current versions
 (what `rollback` returns to) and the history of every promote and rollback. It is rewritten
 atomically (temporary file + rename) under a file lock, so readers always see a whole file and two
-processes never lose each other's change.
+processes never lose each other's change. An export claims its version under the same lock, so
+two exports at once get two versions.
 """
 
 from __future__ import annotations
@@ -18,12 +19,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import IO, TypeGuard
 
 from ..errors import ArtifactError
-from .manifest import MANIFEST, PACKAGE, read_manifest, verify_files
+from .manifest import MANIFEST, PACKAGE, read_json, read_manifest, verify_files
 
 STATE = "registry.json"
+STAGING = ".staging-"  # + version: the folder an export writes into; + ".lock": its claim
 VERSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+STATE_FIX = "restore it from a backup, or delete it and promote a version"
 
 
 class Registry:
@@ -34,7 +38,7 @@ class Registry:
         """Exported versions, oldest first (v2 before v10)."""
         if not self.root.is_dir():
             return []
-        found = [p.name for p in self.root.iterdir() if p.is_dir() and (p / MANIFEST).is_file()]
+        found = [p.name for p in self.root.iterdir() if VERSION_NAME.fullmatch(p.name) and (p / MANIFEST).is_file()]
         return sorted(found, key=lambda name: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)])
 
     def current(self) -> str | None:
@@ -44,8 +48,9 @@ class Registry:
         return self._state()["history"]
 
     def next_version(self) -> str:
-        """v1, v2, ...: one more than the highest v<N> here."""
-        numbers = [int(name[1:]) for name in self.versions() if re.fullmatch(r"v\d+", name)]
+        """v1, v2, ...: one more than the highest v<N> here, published or claimed by a running export."""
+        names = [*self.versions(), *(claim.name[len(STAGING) :] for claim in self._claims())]
+        numbers = [int(name[1:]) for name in names if re.fullmatch(r"v\d+", name)]
         return f"v{max(numbers, default=0) + 1}"
 
     def resolve(self, artifact: str | Path | None) -> tuple[Path, str]:
@@ -70,25 +75,35 @@ class Registry:
         )
 
     @contextmanager
-    def publishing(self, version: str) -> Iterator[Path]:
-        """A staging folder that becomes `<root>/<version>` when the block succeeds; never replaces a version."""
-        self.check_new_version(version)
-        self.root.mkdir(parents=True, exist_ok=True)
-        staging = self.root / f".staging-{version}-{uuid.uuid4().hex[:8]}"
-        staging.mkdir()
+    def publishing(self, version: str | None = None) -> Iterator[tuple[str, Path]]:
+        """Claim `version` (None: the next free v<N>); yield it and an empty staging folder.
+
+        The folder becomes `<root>/<version>` when the block succeeds and is removed when it fails;
+        an existing or claimed version is refused. A claim is a lock held by this process, so the
+        leftovers of an export that was killed are cleared by the next one.
+        """
+        with self._lock():
+            self._clear_stale_claims()
+            version = self.next_version() if version is None else version
+            self.check_new_version(version)
+            staging = self.root / f"{STAGING}{version}"
+            staging.mkdir()
+            claim = self._hold_claim(staging)
         try:
-            yield staging
+            yield version, staging
             with self._lock():
-                self.check_new_version(version)
                 staging.rename(self.root / version)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+            _release(claim)
 
     def check_new_version(self, version: str) -> None:
         if not VERSION_NAME.fullmatch(version) or version == STATE:
             raise ArtifactError(f"version={version!r} is not a valid name: use letters, digits, '.', '_', '-'")
         if (self.root / version).exists():
             raise ArtifactError(f"artifact {version} already exists in {self.root}: choose another version= or omit it")
+        if (self.root / f"{STAGING}{version}").exists():
+            raise ArtifactError(f"artifact {version} is being exported by another process: choose another version=")
 
     def promote(self, version: str) -> None:
         """Make a verified version current; the one it replaces is where `rollback` returns."""
@@ -122,10 +137,10 @@ class Registry:
         path = self.root / STATE
         if not path.is_file():
             return {"current": None, "stack": [], "history": []}
-        try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
-            raise ArtifactError(f"{path} is not valid JSON ({err}): restore it or delete it and promote") from err
+        state = read_json(path, fix=STATE_FIX)
+        if not is_state(state):
+            raise ArtifactError(f"{path} is not a registry (current, stack and history of versions): {STATE_FIX}")
+        return state
 
     def _write(self, state: dict, action: str, version: str) -> None:
         now = datetime.now().astimezone().isoformat(timespec="seconds")
@@ -144,3 +159,58 @@ class Registry:
         with (self.root / ".registry.lock").open("w") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             yield
+
+    def _claims(self) -> list[Path]:
+        """The staging folders of exports, running or dead."""
+        return sorted(path for path in self.root.glob(f"{STAGING}*") if path.is_dir())
+
+    def _hold_claim(self, staging: Path) -> IO[str]:
+        """Lock `<staging>.lock` until `_release` closes it: while it is held, the claim is alive."""
+        handle = staging.with_name(staging.name + ".lock").open("w")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise
+        return handle
+
+    def _clear_stale_claims(self) -> None:
+        """Remove the staging folders of exports that died (their lock is free); call under the registry lock."""
+        for staging in self._claims():
+            try:
+                claim = self._hold_claim(staging)
+            except BlockingIOError:
+                continue  # a running export
+            shutil.rmtree(staging, ignore_errors=True)
+            _release(claim)
+
+
+def _release(claim: IO[str]) -> None:
+    Path(claim.name).unlink(missing_ok=True)
+    claim.close()
+
+
+def is_state(state: object) -> TypeGuard[dict]:
+    """Whether parsed registry.json content has the shape `_write` gives it (versions are plain names)."""
+    if not isinstance(state, dict):
+        return False
+    current, stack, history = state.get("current"), state.get("stack"), state.get("history")
+    return (
+        (current is None or is_version(current))
+        and isinstance(stack, list)
+        and all(map(is_version, stack))
+        and isinstance(history, list)
+        and all(map(is_event, history))
+    )
+
+
+def is_event(event: object) -> bool:
+    return (
+        isinstance(event, dict)
+        and all(isinstance(event.get(key), str) for key in ("action", "version", "at"))
+        and (event.get("from") is None or isinstance(event["from"], str))
+    )
+
+
+def is_version(name: object) -> bool:
+    return isinstance(name, str) and VERSION_NAME.fullmatch(name) is not None
