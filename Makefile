@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	touch $@
 
 # Generate a project with the default answers and run its pipeline end to end on CPU: prepare ->
-# train (experiment=smoke, about a minute) -> evaluate -> export (INT8) -> serve one completion ->
+# train (experiment=smoke, ~52 CPU-seconds) -> evaluate -> export (INT8) -> serve one completion ->
 # analyze; the last line printed is the path of the training-curves PNG.
 demo: $(VENV)/.installed
 	rm -rf $(DEMO_DIR)
