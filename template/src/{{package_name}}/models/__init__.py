@@ -1,5 +1,6 @@
 """The GPT model: dense or mixture-of-experts, learned or rotary positions, GPT-2 weights on request."""
 
-from .gpt import GPT, GPTConfig
+from .config import GPTConfig
+from .gpt import GPT
 
 __all__ = ["GPT", "GPTConfig"]

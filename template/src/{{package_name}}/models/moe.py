@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import torch
 import torch.nn as nn
 from torch.nn import functional as F
 
-if TYPE_CHECKING:
-    from .gpt import GPTConfig
+from .config import GPTConfig
 
 
 class MoE(nn.Module):
     """Drop-in replacement for the dense MLP; the experts are MLPs and a linear router picks top_k of them.
 
-    expert builds one expert from the config (gpt.MLP); it is passed in so that this module does not
-    import gpt.py, which imports this one.
+    expert builds one expert from the config (gpt.MLP); it is passed in so that imports point one way:
+    gpt.py imports this module, and both import config.py.
     """
 
     def __init__(self, config: GPTConfig, expert: Callable[[GPTConfig], nn.Module]) -> None:

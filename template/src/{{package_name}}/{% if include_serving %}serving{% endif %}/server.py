@@ -90,6 +90,8 @@ def stop_on_signals(server: ls.LitServer) -> None:
     """Ctrl+C and SIGTERM (`docker stop`) stop the server through LitServe's own shutdown event.
 
     A KeyboardInterrupt would skip it and leave LitServe's worker monitor polling a closed manager.
+    The event is private (LitServe 0.2 has no public stop but its HTTP shutdown route): pyproject.toml
+    keeps litserve below 0.3, and tests/test_serve.py fails if a release renames it or stops honouring it.
     The processes LitServe forks (its HTTP server, its queue manager) inherit the handler and ignore
     the signal when a whole process group gets it: the server stops them in order.
     """
