@@ -28,7 +28,7 @@ class Metric:
 
 METRICS = {
     "smoke_val_loss": Metric("smoke", "val_loss_last", False, 0.05, "val loss after experiment=smoke"),
-    "train_tokens_per_s_ratio": Metric("train", "tiny_ratio", True, 0.20, "Lightning / plain PyTorch tokens/s, tiny"),
+    "train_tokens_per_s_ratio": Metric("train", "tiny_ratio", True, 0.20, "train / plain PyTorch tokens/s, tiny"),
     "int8_size_ratio": Metric("export", "tiny_int8_size_ratio", False, 0.05, "INT8 / fp32 artifact bytes, tiny"),
 }
 

@@ -10,12 +10,36 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from ..errors import UserError
+from .paths import CONFIG_DIR, register_resolvers
 from .ranks import global_rank
+
+
+def stage_main(
+    name: str,
+    work: Callable[[DictConfig], dict],
+    result: Callable[[DictConfig, dict], Any] | None = None,
+) -> Callable[[], Any]:
+    """The entry point of `python -m <package>.<name> [overrides]`: a Hydra app on configs/<name>.yaml.
+
+    It runs `work` through `run_stage` and returns `result(cfg, summary)` (what a sweep minimises),
+    else the summary. Hydra would name the job after this module ("stage"); configs/hydra/default.yaml
+    names it after the config instead, so the log file stays `<run dir>/<name>.log`.
+    """
+    register_resolvers()
+
+    @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name=name)
+    def main(cfg: DictConfig) -> Any:
+        summary = run_stage(work, cfg)
+        return summary if result is None else result(cfg, summary)
+
+    return main
 
 
 def run_stage(work: Callable[[DictConfig], dict], cfg: DictConfig) -> dict:
