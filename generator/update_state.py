@@ -161,6 +161,13 @@ def abort_update(repo: Path) -> UpdateRecord:
         record = read_record(repo)
         if record is None:
             raise ProjectError(f"{repo} has no interrupted update to abort")
+        head = git(repo, "rev-parse", "HEAD").stdout.strip()
+        if head != record.head:  # commits made after the interruption: a reset would drop them
+            raise ProjectError(
+                f"HEAD moved from {record.head[:12]} to {head[:12]} after {describe(record)} was interrupted: "
+                f"--abort would drop those commits; reset by hand (`git reset --hard {record.head[:12]}`) or keep "
+                f"them, then delete {record_path(repo)}"
+            )
         if record.branch and git(repo, "rev-parse", "--abbrev-ref", "HEAD").stdout.strip() != record.branch:
             git(repo, "checkout", "--quiet", "--force", record.branch)
         git(repo, "reset", "--hard", "--quiet", record.head)

@@ -16,6 +16,7 @@ import yaml
 from conftest import ANSWERS_TEMPLATE, git, small_template
 
 from generator.project import commit_all
+from generator.update_state import UpdateRecord, write_record
 
 MIGRATION = "import pathlib, time; pathlib.Path('migrating.flag').touch(); time.sleep(120)"
 
@@ -117,3 +118,15 @@ def test_update_is_refused_during_a_merge_or_rebase_with_a_clean_status(project:
     rebasing = cli("update", str(project))
     assert rebasing.returncode == 2 and "middle of a rebase" in rebasing.stderr, rebasing.stderr
     assert not (project / "added.txt").exists()
+
+
+def test_abort_refuses_to_drop_commits_made_after_the_interruption(project: Path):
+    head = git(project, "rev-parse", "HEAD").strip()
+    write_record(project, UpdateRecord(head, "main", "v1", "v2", pid=1, started=time.time()))
+    (project / "notes.txt").write_text("work committed after the interruption\n")
+    commit_all(project, "later work")
+    later = git(project, "rev-parse", "HEAD")
+    refused = cli("update", str(project), "--abort")
+    assert refused.returncode == 2 and "would drop those commits" in " ".join(refused.stderr.split())
+    assert git(project, "rev-parse", "HEAD") == later
+    assert (project / "notes.txt").read_text() == "work committed after the interruption\n"
