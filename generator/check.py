@@ -36,10 +36,11 @@ def check_project(path: str | Path, trust: bool = False) -> CheckReport:
     current = versions.parse(project.version)
     behind = latest is not None and (current is None or versions.parse(latest) > current)
     with reference_render(project, trust=trust) as reference:
-        changed = drifted(project, reference)
-        # Conflicts only where a managed file differs from the template: a file of the user's own
-        # that quotes a marker line is not an unresolved update.
-        conflicts = files_with_conflict_markers(project.path, differing(project, reference))
+        different = differing(project, reference)
+        changed = drifted(project, different)
+        # Conflicts only where a managed file differs from the template (owned ones too): a file of
+        # the user's own that quotes a marker line is not an unresolved update.
+        conflicts = files_with_conflict_markers(project.path, different)
     return CheckReport(
         path=str(project.path),
         version=project.version,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from generator import update_state
 from generator.project import open_project
-from generator.reference import drifted, reference_render
+from generator.reference import differing, drifted, reference_render
 
 
 def diff_project(path: str | Path, trust: bool = False) -> str:
@@ -16,7 +16,7 @@ def diff_project(path: str | Path, trust: bool = False) -> str:
     update_state.ensure_not_interrupted(project.path)
     chunks = []
     with reference_render(project, trust=trust) as reference:
-        for name in drifted(project, reference):
+        for name in drifted(project, differing(project, reference)):
             ours = project.path / name
             theirs = (reference / name).read_text(encoding="utf-8", errors="replace").splitlines(keepends=True)
             mine = ours.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True) if ours.exists() else []

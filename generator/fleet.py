@@ -20,9 +20,17 @@ import yaml
 from generator import update_state, versions
 from generator.check import check_project
 from generator.errors import FleetInterrupted, ScaffoldError, UpdateInterruptedError
-from generator.outcomes import OK, Status
-from generator.project import ANSWERS_FILE, commit_all, git, open_project, uncommitted_changes
-from generator.update import update_project
+from generator.outcomes import OK, ConflictStyle, Status
+from generator.project import (
+    ANSWERS_FILE,
+    Project,
+    commit_all,
+    current_branch,
+    git,
+    open_project,
+    uncommitted_changes,
+)
+from generator.update import apply
 
 COMMIT_PREFIX = "Update template to "
 
@@ -123,16 +131,19 @@ def update_one(entry: FleetEntry, to: str | None, trust: bool) -> FleetEntry:
         if holds_update(project.path, branch, entry.to_version):
             entry.result, entry.message = Status.UPDATED, f"branch {branch} (from an earlier run)"
             return entry
-        return update_on_branch(entry, project.path, branch, trust)
+        return update_on_branch(entry, project, branch, trust)
 
 
-def update_on_branch(entry: FleetEntry, repo: Path, branch: str, trust: bool) -> FleetEntry:
-    """Update on `branch` and commit; on failure, back to where the repository was, branch removed."""
-    original = git(repo, "symbolic-ref", "--quiet", "--short", "HEAD", check=False).stdout.strip()
-    original = original or git(repo, "rev-parse", "HEAD").stdout.strip()  # a detached HEAD: its commit
+def update_on_branch(entry: FleetEntry, project: Project, branch: str, trust: bool) -> FleetEntry:
+    """Update on `branch` and commit; on failure, back to where the repository was, branch removed.
+
+    The caller holds the lock and made update_project's checks, so this applies the update directly.
+    """
+    repo = project.path
+    original = current_branch(repo) or git(repo, "rev-parse", "HEAD").stdout.strip()  # detached: its commit
     switch_to_fresh_branch(repo, branch)
     try:
-        result = update_project(repo, to=entry.to_version, trust=trust)
+        result = apply(project, entry.to_version, ConflictStyle.INLINE, trust)
     except BaseException:
         git(repo, "checkout", "--quiet", "--force", original, check=False)
         git(repo, "branch", "--quiet", "-D", branch, check=False)

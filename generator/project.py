@@ -95,6 +95,11 @@ def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
     return result
 
 
+def current_branch(repo: Path) -> str:
+    """The checked-out branch's name; "" on a detached HEAD."""
+    return git(repo, "symbolic-ref", "--quiet", "--short", "HEAD", check=False).stdout.strip()
+
+
 def commit_all(repo: Path, message: str) -> None:
     """Commit everything; where git has no identity configured, as `llm-scaffold` (like the hook)."""
     configured = all(git(repo, "config", key, check=False).stdout.strip() for key in ("user.name", "user.email"))

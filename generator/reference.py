@@ -105,19 +105,17 @@ def same_content(name: str, ours: Path, theirs: Path) -> bool:
     return mine is not None and mine == without_own_table(theirs)
 
 
-def differing(project: Project, reference: Path, owned: list[str] | None = None) -> list[str]:
+def differing(project: Project, reference: Path) -> list[str]:
     """Managed files whose content differs from the reference render (missing ones included)."""
-    owned = owned or []
     result = []
     for name in managed_files(reference):
-        if any(fnmatch.fnmatch(name, pattern) for pattern in owned):
-            continue
         ours = project.path / name
         if not ours.is_file() or not same_content(name, ours, reference / name):
             result.append(name)
     return result
 
 
-def drifted(project: Project, reference: Path) -> list[str]:
-    """Differing managed files, except those the team declared its own."""
-    return differing(project, reference, owned_patterns(project))
+def drifted(project: Project, differing_names: list[str]) -> list[str]:
+    """Those of the differing managed files that the team did not declare its own."""
+    owned = owned_patterns(project)
+    return [name for name in differing_names if not any(fnmatch.fnmatch(name, pattern) for pattern in owned)]

@@ -71,11 +71,14 @@ def edited_moves(project: Path, old_render: Path, new_render: Path) -> list[Move
     found = []
     for old, new in template_moves(old_render, new_render).items():
         mine = project / old
-        if not mine.is_file() or mine.read_bytes() == (old_render / old).read_bytes():
+        if not mine.is_file():
+            continue
+        user, base = mine.read_bytes(), (old_render / old).read_bytes()
+        if user == base:
             continue
         theirs = (new_render / new).read_bytes() if new else None
         new_existed = bool(new) and (project / str(new)).exists()
-        found.append(Move(old, new, (old_render / old).read_bytes(), mine.read_bytes(), theirs, new_existed))
+        found.append(Move(old, new, base, user, theirs, new_existed))
     return found
 
 

@@ -23,7 +23,14 @@ from generator import template_source, update_state, versions
 from generator import trust as trust_policy
 from generator.errors import DirtyTreeError, ScaffoldError, UpdateError
 from generator.outcomes import ConflictStyle, Status
-from generator.project import Project, files_with_conflict_markers, git, open_project, uncommitted_changes
+from generator.project import (
+    Project,
+    current_branch,
+    files_with_conflict_markers,
+    git,
+    open_project,
+    uncommitted_changes,
+)
 from generator.reference import reference_render
 from generator.template_moves import Move, carry_edits, edited_moves
 
@@ -79,7 +86,6 @@ def ensure_clean(project: Project) -> None:
 
 def apply(project: Project, target: str, conflict: ConflictStyle, trust: bool) -> UpdateResult:
     head = git(project.path, "rev-parse", "HEAD").stdout.strip()
-    branch = git(project.path, "rev-parse", "--abbrev-ref", "HEAD").stdout.strip()
     try:
         moves = planned_moves(project, target, trust)
     except OSError as err:
@@ -87,7 +93,7 @@ def apply(project: Project, target: str, conflict: ConflictStyle, trust: bool) -
             f"cannot compare template versions {project.version} and {target} ({err}); nothing was changed"
         ) from err
     record = update_state.UpdateRecord(
-        head, "" if branch == "HEAD" else branch, project.version, target, os.getpid(), time.time()
+        head, current_branch(project.path), project.version, target, os.getpid(), time.time()
     )
     update_state.write_record(project.path, record)
     try:

@@ -20,7 +20,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from generator.errors import ProjectError, UpdateInterruptedError, UpdateRunningError
-from generator.project import git
+from generator.project import current_branch, git
 
 # Files git writes while an operation waits for the user: an update on top would mix two merges.
 GIT_OPERATIONS = {
@@ -168,7 +168,7 @@ def abort_update(repo: Path) -> UpdateRecord:
                 f"--abort would drop those commits; reset by hand (`git reset --hard {record.head[:12]}`) or keep "
                 f"them, then delete {record_path(repo)}"
             )
-        if record.branch and git(repo, "rev-parse", "--abbrev-ref", "HEAD").stdout.strip() != record.branch:
+        if record.branch and current_branch(repo) != record.branch:
             git(repo, "checkout", "--quiet", "--force", record.branch)
         git(repo, "reset", "--hard", "--quiet", record.head)
         git(repo, "clean", "-fd", "--quiet")
