@@ -45,6 +45,7 @@ template-lock: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(PY) -m ruff check bench generator hooks scripts tests
 	$(PY) -m ruff format --check bench generator hooks scripts tests
+	$(PY) scripts/check_template_source.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

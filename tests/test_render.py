@@ -54,8 +54,14 @@ def ruff(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "ruff", *args], capture_output=True, text=True)
 
 
+def mypy(project: Path, cache: Path) -> subprocess.CompletedProcess:
+    """The generated project's own `mypy src` (its [tool.mypy]); the cache is shared by one worker's renders."""
+    command = [sys.executable, "-m", "mypy", "--cache-dir", str(cache), "src"]
+    return subprocess.run(command, cwd=project, capture_output=True, text=True)
+
+
 @pytest.mark.parametrize("combo", list(COMBINATIONS))
-def test_render_combination(render, combo):
+def test_render_combination(render, combo, tmp_path_factory):
     answers = COMBINATIONS[combo]
     project = render(combo, **answers)
     recorded = yaml.safe_load((project / ".copier-answers.yml").read_text())
@@ -101,6 +107,8 @@ def test_render_combination(render, combo):
 
     assert ruff("check", "--no-cache", str(project)).returncode == 0, ruff("check", str(project)).stdout
     assert ruff("format", "--no-cache", "--check", str(project)).returncode == 0
+    checked = mypy(project, tmp_path_factory.getbasetemp() / "mypy-cache")
+    assert checked.returncode == 0, checked.stdout
 
 
 def test_generated_project_is_its_own_git_repository(render):

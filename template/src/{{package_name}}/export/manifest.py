@@ -12,10 +12,10 @@ import yaml
 
 from ..errors import ArtifactError
 from ..utils.hashing import sha256_file
+from ..utils.paths import PACKAGE
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
-PACKAGE = __package__.split(".")[0]
 
 
 def file_entries(folder: Path) -> dict[str, dict]:

@@ -17,6 +17,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ..errors import UserError
+from ..utils.paths import PACKAGE
 
 SPLITS = ("train", "val", "test")
 
@@ -138,6 +139,5 @@ def read_meta(data_dir: Path) -> dict:
     """meta.json of a prepared data set; a clear error when `prepare` has not run."""
     meta_path = Path(data_dir) / "meta.json"
     if not meta_path.is_file():
-        package = __package__.split(".")[0]
-        raise UserError(f"no prepared data in {data_dir}: run `python -m {package}.prepare` first")
+        raise UserError(f"no prepared data in {data_dir}: run `python -m {PACKAGE}.prepare` first")
     return json.loads(meta_path.read_text(encoding="utf-8"))

@@ -1,4 +1,4 @@
-"""The project root, exposed to Hydra configs as `${project_root:}`."""
+"""The project root, exposed to Hydra configs as `${project_root:}`, and this package's name."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ from datetime import datetime
 from pathlib import Path
 
 from omegaconf import OmegaConf
+
+# The import name of this package, for `python -m <package>.<stage>` commands and messages.
+PACKAGE = __name__.split(".")[0]
 
 # src/<package>/utils/paths.py -> the project root, for a source checkout or editable install.
 SOURCE_ROOT = Path(__file__).resolve().parents[3]

@@ -1,6 +1,6 @@
 """Manage exported artifacts.
 
-Usage: python -m {{ package_name }}.artifacts list|verify|promote|rollback|history
+Usage: python -m <package>.artifacts list|verify|promote|rollback|history
 """
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ import json
 import sys
 from pathlib import Path
 
-from {{ package_name }}.errors import UserError
-from {{ package_name }}.export.manifest import read_manifest, verify_files
-from {{ package_name }}.export.registry import Registry
-from {{ package_name }}.utils.paths import project_root
+from .errors import UserError
+from .export.manifest import read_manifest, verify_files
+from .export.registry import Registry
+from .utils.paths import PACKAGE, project_root
 
-EPILOG = """examples (python -m {{ package_name }}.artifacts ...):
+EPILOG = f"""examples (python -m {PACKAGE}.artifacts ...):
   list               versions, the current one marked *
   verify             check every file of the current version
   promote v3         serve v3 from now on
@@ -24,7 +24,7 @@ EPILOG = """examples (python -m {{ package_name }}.artifacts ...):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m {{ package_name }}.artifacts",
+        prog=f"python -m {PACKAGE}.artifacts",
         description="List, verify, promote and roll back the versions written by the export stage.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -86,7 +86,7 @@ def show_versions(registry: Registry, as_json: bool) -> None:
         print(json.dumps(rows, indent=2))
         return
     if not rows:
-        export = "python -m {{ package_name }}.export ckpt_path=..."
+        export = f"python -m {PACKAGE}.export ckpt_path=..."
         print(f"no artifacts in {registry.root}: run {export}")
     for row in rows:
         size = f"{row['int8_bytes'] / 1e6:.2f} MB" if is_number(row["int8_bytes"]) else "?"

@@ -10,12 +10,12 @@ from pathlib import Path
 import torch
 from hydra import compose, initialize_config_dir
 
-from {{ package_name }}.bench.train import quiet_lightning
-from {{ package_name }}.data.corpus import corpus_text
-from {{ package_name }}.data.pipeline import prepare_data
-from {{ package_name }}.export.exporter import export_checkpoint
-from {{ package_name }}.training.fit import train
-from {{ package_name }}.utils.paths import CONFIG_DIR
+from ..data.corpus import corpus_text
+from ..data.pipeline import prepare_data
+from ..export.exporter import export_checkpoint
+from ..training.fit import train
+from ..utils.paths import CONFIG_DIR
+from .train import quiet_lightning
 
 # Training steps and batch size per model preset: the loss has clearly fallen, in about a minute
 # (tiny, the smoke experiment) or three (small) on one thread of a shared CPU.

@@ -13,8 +13,8 @@ import torch
 from torch.optim.lr_scheduler import LambdaLR
 from torchmetrics import MeanMetric
 
-from {{ package_name }}.models import GPT, GPTConfig
-from {{ package_name }}.training.schedule import warmup_cosine
+from ..models import GPT, GPTConfig
+from .schedule import warmup_cosine
 
 
 class GPTLitModule(L.LightningModule):

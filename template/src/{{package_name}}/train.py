@@ -1,11 +1,11 @@
-"""Train a GPT: python -m {{ package_name }}.train [experiment=smoke] [trainer=...] [overrides].
+"""Train a GPT: python -m <package>.train [experiment=smoke] [trainer=...] [overrides].
 
 Fits on the prepared data, validates before and after, tests the best checkpoint and returns
 `optimized_metric` so that a Hydra sweep can minimise it.
 """
 
-from {{ package_name }}.training.fit import train
-from {{ package_name }}.utils.stage import stage_main
+from .training.fit import train
+from .utils.stage import stage_main
 
 main = stage_main("train", train, result=lambda cfg, summary: summary[cfg.optimized_metric])
 

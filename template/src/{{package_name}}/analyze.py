@@ -1,13 +1,13 @@
 """Analyse a checkpoint.
 
-    python -m {{ package_name }}.analyze ckpt_path=<file>.ckpt [prompt="..."]
+    python -m <package>.analyze ckpt_path=<file>.ckpt [prompt="..."]
 
 Writes attention maps per layer and head, MLP activation histograms (dead and saturated units
 flagged) and the run's loss / learning-rate / gradient-norm curves as PNGs, and a report linking them.
 """
 
-from {{ package_name }}.analysis.stage import analyze
-from {{ package_name }}.utils.stage import stage_main
+from .analysis.stage import analyze
+from .utils.stage import stage_main
 
 main = stage_main("analyze", analyze)
 

@@ -14,19 +14,19 @@ from hydra.core.hydra_config import HydraConfig
 from lightning.pytorch.callbacks import ProgressBar
 from omegaconf import DictConfig, OmegaConf
 
-from {{ package_name }}.errors import UserError
-from {{ package_name }}.models.pretrained import load_hf_gpt2
-from {{ package_name }}.training.alerts import fired_alerts
-from {{ package_name }}.training.callbacks import TokenThroughput
-from {{ package_name }}.training.checkpoints import check_model_matches
-from {{ package_name }}.training.lit_module import GPTLitModule
-from {{ package_name }}.training.sweep import check_sweep_trainer
-from {{ package_name }}.utils.instantiate import (
+from ..errors import UserError
+from ..models.pretrained import load_hf_gpt2
+from ..utils.instantiate import (
     check_logger_packages,
     instantiate_callbacks,
     instantiate_loggers,
 )
-from {{ package_name }}.utils.logging import get_logger
+from ..utils.logging import get_logger
+from .alerts import fired_alerts
+from .callbacks import TokenThroughput
+from .checkpoints import check_model_matches
+from .lit_module import GPTLitModule
+from .sweep import check_sweep_trainer
 
 log = get_logger(__name__)
 

@@ -7,12 +7,12 @@ import math
 import hydra
 from omegaconf import DictConfig
 
-from {{ package_name }}.errors import UserError
-from {{ package_name }}.training.checkpoints import load_checkpoint
-from {{ package_name }}.training.fit import check_hardware
-from {{ package_name }}.training.lit_module import GPTLitModule
-from {{ package_name }}.utils.instantiate import check_logger_packages, instantiate_loggers
-from {{ package_name }}.utils.logging import get_logger
+from ..errors import UserError
+from ..utils.instantiate import check_logger_packages, instantiate_loggers
+from ..utils.logging import get_logger
+from .checkpoints import load_checkpoint
+from .fit import check_hardware
+from .lit_module import GPTLitModule
 
 log = get_logger(__name__)
 

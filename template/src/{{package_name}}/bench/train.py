@@ -18,6 +18,7 @@ import logging
 import sys
 import time
 import warnings
+from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
 
@@ -29,11 +30,11 @@ from omegaconf import DictConfig, open_dict
 from torch.optim.lr_scheduler import LambdaLR
 from torch.utils.data import DataLoader
 
-from {{ package_name }}.models import GPT, GPTConfig
-from {{ package_name }}.training.datamodule import FixedWindows, RandomWindows
-from {{ package_name }}.training.fit import model_config_for, plain, train
-from {{ package_name }}.training.schedule import warmup_cosine
-from {{ package_name }}.utils.paths import CONFIG_DIR, register_resolvers
+from ..models import GPT, GPTConfig
+from ..training.datamodule import FixedWindows, RandomWindows
+from ..training.fit import model_config_for, plain, train
+from ..training.schedule import warmup_cosine
+from ..utils.paths import CONFIG_DIR, register_resolvers
 
 # Timed steps and batch size of each model preset: a few minutes for the whole suite on one thread
 # of a shared CPU; `--ablate tiny` adds 9 runs per round (about 9 minutes with 3 rounds).
@@ -162,7 +163,7 @@ def plain_steps(run: dict, name: str) -> list[float]:
     return clock.step_seconds()
 
 
-def window_loader(run: dict, split: str) -> DataLoader:
+def window_loader(run: dict, split: str) -> Iterable:
     """The train stage's windows (PackedDataModule's datasets), loaded in the main process.
 
     train: the same seeded windows in the same order as the Lightning side; val: its first batches.

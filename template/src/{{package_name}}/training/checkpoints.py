@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from {{ package_name }}.errors import UserError
+from ..errors import UserError
 
 # Fields that change the shape of the weights; dropout or compile may differ on resume.
 SHAPE_FIELDS = ("vocab_size", "block_size", "n_layer", "n_head", "n_embd", "bias", "position", "moe_experts")

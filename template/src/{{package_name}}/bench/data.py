@@ -14,10 +14,11 @@ import numpy as np
 import psutil
 from omegaconf import OmegaConf
 
-from {{ package_name }}.data.corpus import corpus_text, documents
-from {{ package_name }}.data.packing import write_tokens
-from {{ package_name }}.data.pipeline import packed_batches, tokenize_split
-from {{ package_name }}.data.tokenizer import eot_id, train_tokenizer
+from ..data.corpus import corpus_text, documents
+from ..data.packing import write_tokens
+from ..data.pipeline import packed_batches, tokenize_split
+from ..data.tokenizer import eot_id, train_tokenizer
+from ..utils.paths import PACKAGE
 
 
 def baseline_tokenize(docs: list[str], tokenizer, path: Path) -> int:
@@ -94,8 +95,7 @@ def bench_data(num_proc: int, scale: int, repeats: int, work: Path) -> dict:
         corpus = work / f"corpus_x{factor}" / "corpus.txt"
         corpus.parent.mkdir()
         corpus.write_text(corpus_text(num_documents=6000 * factor, seed=7), encoding="utf-8")
-        prepare = "{{ package_name }}.prepare"
-        command = [sys.executable, "-m", prepare, f"data.source={corpus}", f"data.num_proc={num_proc}"]
+        command = [sys.executable, "-m", f"{PACKAGE}.prepare", f"data.source={corpus}", f"data.num_proc={num_proc}"]
         env = {**os.environ, "PROJECT_ROOT": str(work / f"root_x{factor}")}
         rss[factor], _ = peak_rss_of(command, env)
     return {
