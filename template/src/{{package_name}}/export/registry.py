@@ -9,7 +9,6 @@ two exports at once get two versions.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
@@ -19,7 +18,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import IO, TypeGuard
+from typing import TypeGuard
+
+from filelock import FileLock, Timeout
 
 from ..errors import ArtifactError
 from .manifest import MANIFEST, PACKAGE, read_json, read_manifest, verify_files
@@ -156,38 +157,33 @@ class Registry:
     @contextmanager
     def _lock(self) -> Iterator[None]:
         self.root.mkdir(parents=True, exist_ok=True)
-        with (self.root / ".registry.lock").open("w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+        with FileLock(self.root / ".registry.lock"):
             yield
 
     def _claims(self) -> list[Path]:
         """The staging folders of exports, running or dead."""
         return sorted(path for path in self.root.glob(f"{STAGING}*") if path.is_dir())
 
-    def _hold_claim(self, staging: Path) -> IO[str]:
-        """Lock `<staging>.lock` until `_release` closes it: while it is held, the claim is alive."""
-        handle = staging.with_name(staging.name + ".lock").open("w")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            raise
-        return handle
+    def _hold_claim(self, staging: Path) -> FileLock:
+        """Lock `<staging>.lock` until `_release`: while it is held, the claim is alive (Timeout if it is)."""
+        claim = FileLock(staging.with_name(staging.name + ".lock"), timeout=0)
+        claim.acquire()
+        return claim
 
     def _clear_stale_claims(self) -> None:
         """Remove the staging folders of exports that died (their lock is free); call under the registry lock."""
         for staging in self._claims():
             try:
                 claim = self._hold_claim(staging)
-            except BlockingIOError:
+            except Timeout:
                 continue  # a running export
             shutil.rmtree(staging, ignore_errors=True)
             _release(claim)
 
 
-def _release(claim: IO[str]) -> None:
-    Path(claim.name).unlink(missing_ok=True)
-    claim.close()
+def _release(claim: FileLock) -> None:
+    Path(claim.lock_file).unlink(missing_ok=True)
+    claim.release()
 
 
 def is_state(state: object) -> TypeGuard[dict]:
