@@ -35,12 +35,15 @@ def attention_maps(model: GPT, idx: torch.Tensor) -> list[torch.Tensor]:
 
 
 def weights_from_qkv(model: GPT, qkv: torch.Tensor) -> torch.Tensor:
-    """Causal attention weights (n_head, T, T) from one layer's c_attn output (1, T, 3 * n_embd)."""
-    config = model.config
+    """Causal attention weights (n_head, T, T) from one layer's c_attn output (1, T, width).
+
+    With grouped-query attention each key head serves n_head // n_kv_head consecutive query heads.
+    """
+    config, attn = model.config, model.transformer.h[0].attn
     _, T, _ = qkv.shape
-    head_size = config.n_embd // config.n_head
-    q, k, _ = qkv.float().split(config.n_embd, dim=2)
-    q, k = (t.view(1, T, config.n_head, head_size).transpose(1, 2) for t in (q, k))
+    q, k, _ = attn.split_heads(qkv.float())
+    k = k.repeat_interleave(attn.n_head // attn.n_kv_head, dim=1)
+    head_size = attn.head_dim
     if config.position == "rope":
         rope = (model.rope_cos[:T].float(), model.rope_sin[:T].float())
         q, k = apply_rotary(q, *rope), apply_rotary(k, *rope)

@@ -1,4 +1,4 @@
-"""The GPT model: dense or mixture-of-experts, learned or rotary positions, GPT-2 weights on request."""
+"""The GPT model: GPT-2 or Llama-family blocks, dense or mixture-of-experts; Hugging Face weights in and out (hf)."""
 
 from .config import GPTConfig
 from .gpt import GPT

@@ -1,4 +1,8 @@
-"""A GPT decoder in the style of nanoGPT: learned or rotary positions, dense or mixture-of-experts MLPs."""
+"""A GPT decoder in the style of nanoGPT, with the blocks of the open model families chosen by config.
+
+GPT-2: LayerNorm, GELU MLP, learned positions, biases, tied embeddings. Llama, Mistral and Qwen2:
+RMSNorm, SwiGLU MLP, rotary positions, grouped-query attention, tied or untied embeddings.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,9 @@ from torch.nn import functional as F
 
 from .config import GPTConfig
 from .moe import MoE
+from .rope import apply_rotary, rope_tables
+
+__all__ = ["GPT", "GPTConfig", "KVCache", "apply_rotary", "rope_tables"]
 
 
 class KVCache:
@@ -34,30 +41,31 @@ class KVCache:
         return k, v
 
 
-def rope_tables(head_dim: int, length: int, theta: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Cosines and sines (length, head_dim) of the rotary angles, one frequency per pair of channels."""
-    inv_freq = 1.0 / theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim)
-    angles = torch.outer(torch.arange(length, dtype=torch.float32), inv_freq)
-    angles = torch.cat([angles, angles], dim=-1)
-    return angles.cos(), angles.sin()
-
-
-def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate each (i, i + D/2) channel pair of x (B, H, T, D) by its position's angle."""
-    x1, x2 = x.chunk(2, dim=-1)
-    return (x * cos + torch.cat([-x2, x1], dim=-1) * sin).type_as(x)
-
-
 class CausalSelfAttention(nn.Module):
-    """Multi-head self-attention over earlier positions only; optionally reads and extends a KV cache."""
+    """Multi-head self-attention over earlier positions only; optionally reads and extends a KV cache.
+
+    With n_kv_head < n_head (grouped-query attention) each key/value head serves n_head // n_kv_head
+    consecutive query heads; c_attn produces the n_head queries, then the n_kv_head keys and values.
+    """
 
     def __init__(self, config: GPTConfig, layer_idx: int = 0) -> None:
         super().__init__()
-        self.n_head, self.n_embd, self.dropout = config.n_head, config.n_embd, config.dropout
+        self.n_head, self.n_kv_head, self.head_dim = config.n_head, config.kv_heads, config.head_dim
+        self.dropout = config.dropout
         self.layer_idx = layer_idx  # this layer's slot in a KVCache
-        self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
+        qkv_width = (config.n_head + 2 * config.kv_heads) * config.head_dim
+        self.c_attn = nn.Linear(config.n_embd, qkv_width, bias=config.attn_bias)
         self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
         self.resid_dropout = nn.Dropout(config.dropout)
+
+    def split_heads(self, qkv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """c_attn's output (B, T, width) as queries (B, n_head, T, D), keys and values (B, n_kv_head, T, D)."""
+        B, T, _ = qkv.shape
+        q_width, kv_width = self.n_head * self.head_dim, self.n_kv_head * self.head_dim
+        q, k, v = qkv.split([q_width, kv_width, kv_width], dim=2)
+        q = q.view(B, T, self.n_head, self.head_dim).transpose(1, 2)
+        k, v = (t.view(B, T, self.n_kv_head, self.head_dim).transpose(1, 2) for t in (k, v))
+        return q, k, v
 
     def forward(
         self,
@@ -68,14 +76,15 @@ class CausalSelfAttention(nn.Module):
     ) -> torch.Tensor:
         """attn_mask (B, 1, T, keys), True where a query may attend, replaces the causal rule (padded batches)."""
         B, T, C = x.shape
-        q, k, v = self.c_attn(x).split(self.n_embd, dim=2)
-        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
+        q, k, v = self.split_heads(self.c_attn(x))
         if rope is not None:
             q, k = apply_rotary(q, *rope), apply_rotary(k, *rope)
         past = 0
-        if kv_cache is not None:
+        if kv_cache is not None:  # the cache holds the n_kv_head heads: GQA's memory saving
             past = kv_cache.length
             k, v = kv_cache.append(self.layer_idx, k, v)
+        if self.n_kv_head != self.n_head:
+            k, v = (t.repeat_interleave(self.n_head // self.n_kv_head, dim=1) for t in (k, v))
         dropout = self.dropout if self.training else 0.0
         if attn_mask is not None:
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout)
@@ -90,17 +99,32 @@ class CausalSelfAttention(nn.Module):
 
 
 class MLP(nn.Module):
-    """Position-wise feed-forward network: 4x expansion and GPT-2's tanh-approximated GELU."""
+    """Position-wise feed-forward network: GPT-2's tanh-approximated GELU, or SwiGLU (silu(gate) * up).
+
+    For SwiGLU, c_fc computes the gate and the up projection together (its rows: gate, then up).
+    """
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
-        self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
+        self.swiglu = config.mlp == "swiglu"
+        width = config.mlp_width
+        self.c_fc = nn.Linear(config.n_embd, 2 * width if self.swiglu else width, bias=config.bias)
         self.gelu = nn.GELU(approximate="tanh")
-        self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
+        self.c_proj = nn.Linear(width, config.n_embd, bias=config.bias)
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.swiglu:
+            gate, up = self.c_fc(x).chunk(2, dim=-1)
+            return self.dropout(self.c_proj(F.silu(gate) * up))
         return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))
+
+
+def norm(config: GPTConfig) -> nn.Module:
+    """The normalisation layer the config names: LayerNorm (GPT-2) or RMSNorm (Llama and its relatives)."""
+    if config.norm == "rmsnorm":
+        return nn.RMSNorm(config.n_embd, eps=config.norm_eps)
+    return nn.LayerNorm(config.n_embd, eps=config.norm_eps, bias=config.bias)
 
 
 class Block(nn.Module):
@@ -108,9 +132,9 @@ class Block(nn.Module):
 
     def __init__(self, config: GPTConfig, layer_idx: int = 0) -> None:
         super().__init__()
-        self.ln_1 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.ln_1 = norm(config)
         self.attn = CausalSelfAttention(config, layer_idx)
-        self.ln_2 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.ln_2 = norm(config)
         self.mlp = MoE(config, MLP) if config.moe_experts > 0 else MLP(config)
 
     def forward(
@@ -125,7 +149,7 @@ class Block(nn.Module):
 
 
 class GPT(nn.Module):
-    """The language model: token (and position) embeddings, a stack of blocks, and a tied output head."""
+    """The language model: token (and position) embeddings, a stack of blocks, and a tied or untied output head."""
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
@@ -135,23 +159,42 @@ class GPT(nn.Module):
                 wte=nn.Embedding(config.vocab_size, config.n_embd),
                 drop=nn.Dropout(config.dropout),
                 h=nn.ModuleList(Block(config, i) for i in range(config.n_layer)),
-                ln_f=nn.LayerNorm(config.n_embd, bias=config.bias),
+                ln_f=norm(config),
             )
         )
         if config.position == "learned":
             self.transformer.wpe = nn.Embedding(config.block_size, config.n_embd)
         else:  # rotary tables are a pure function of the config, so they stay out of checkpoints
-            cos, sin = rope_tables(config.n_embd // config.n_head, config.block_size, config.rope_theta)
+            cos, sin = self._rope_tables()
             self.register_buffer("rope_cos", cos, persistent=False)
             self.register_buffer("rope_sin", sin, persistent=False)
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
-        self.transformer.wte.weight = self.lm_head.weight  # weight tying, as GPT-2
+        if config.tie_embeddings:
+            self.transformer.wte.weight = self.lm_head.weight  # weight tying, as GPT-2
         self.aux_loss = torch.zeros(())  # summed MoE load-balancing loss of the last forward
 
         self.apply(self._init_weights)
         for name, param in self.named_parameters():  # residual projections: GPT-2's scaled init
             if name.endswith("c_proj.weight"):
                 nn.init.normal_(param, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
+
+    def _rope_tables(self) -> tuple[torch.Tensor, torch.Tensor]:
+        cfg = self.config
+        return rope_tables(cfg.head_dim, cfg.block_size, cfg.rope_theta, cfg.rope_scaling)
+
+    def materialize(self, device: torch.device | str = "cpu") -> GPT:
+        """Give a model built on the meta device real, uninitialised storage; the caller then fills every weight.
+
+        Building on meta and filling in place keeps loading pretrained weights at one copy of the model.
+        """
+        self.to_empty(device=device)
+        if self.config.tie_embeddings:  # to_empty replaces each parameter: tie the new ones again
+            self.transformer.wte.weight = self.lm_head.weight
+        if self.config.position == "rope":
+            cos, sin = self._rope_tables()
+            self.rope_cos, self.rope_sin = cos.to(device), sin.to(device)
+        self.aux_loss = torch.zeros((), device=device)
+        return self
 
     def _init_weights(self, module: nn.Module) -> None:
         if isinstance(module, nn.Linear):
@@ -282,11 +325,12 @@ class GPT(nn.Module):
     def configure_optimizers(
         self, weight_decay: float, learning_rate: float, betas: tuple[float, float], device_type: str
     ) -> torch.optim.AdamW:
-        """AdamW that decays the matrices (Linear and Embedding weights) but not biases or LayerNorms.
+        """AdamW that decays the matrices (Linear and Embedding weights) but not biases or norms.
 
         Parameters are told apart by role rather than by p.dim(), which FSDP's flattened shards hide.
         """
-        norms = {id(p) for m in self.modules() if isinstance(m, nn.LayerNorm) for p in m.parameters()}
+        norm_layers = (nn.LayerNorm, nn.RMSNorm)
+        norms = {id(p) for m in self.modules() if isinstance(m, norm_layers) for p in m.parameters()}
         decay: list[nn.Parameter] = []
         no_decay: list[nn.Parameter] = []
         for name, param in self.named_parameters():  # a tied weight is listed once
@@ -297,10 +341,15 @@ class GPT(nn.Module):
         return torch.optim.AdamW(groups, lr=learning_rate, betas=betas, **({"fused": True} if fused else {}))
 
     def num_params(self, non_embedding: bool = True) -> int:
-        """Parameter count; non_embedding leaves out the position table (the tied wte is the output head)."""
+        """Parameter count; non_embedding leaves out the lookup tables: the position table and an untied wte.
+
+        A tied wte stays in: it is also the output head's matrix, which costs FLOPs.
+        """
         n = sum(p.numel() for p in self.parameters())
         if non_embedding and self.config.position == "learned":
             n -= self.transformer.wpe.weight.numel()
+        if non_embedding and not self.config.tie_embeddings:
+            n -= self.transformer.wte.weight.numel()
         return n
 
     def flops_per_token(self) -> int:
@@ -310,7 +359,7 @@ class GPT(nn.Module):
         if cfg.moe_experts > 0:
             expert = sum(p.numel() for p in self.transformer.h[0].mlp.experts[0].parameters())
             n -= cfg.n_layer * (cfg.moe_experts - cfg.moe_top_k) * expert
-        L, H, Q, T = cfg.n_layer, cfg.n_head, cfg.n_embd // cfg.n_head, cfg.block_size
+        L, H, Q, T = cfg.n_layer, cfg.n_head, cfg.head_dim, cfg.block_size  # scores: every query head
         return 6 * n + 12 * L * H * Q * T
 
     def estimate_mfu(self, tokens_per_s: float, peak_flops: float) -> float:
