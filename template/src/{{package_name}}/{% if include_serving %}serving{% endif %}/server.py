@@ -8,14 +8,14 @@ import threading
 from collections.abc import Callable
 
 import litserve as ls
-from fastapi.responses import PlainTextResponse
+from fastapi import Response
 
 from ..utils.logging import get_logger
 from .api import CompletionAPI, ServedModel
 from .cache import ResponseCache
 from .deadline import http_protocol
 from .gate import CompletionGate
-from .metrics import STATUS_CODES, Metrics
+from .metrics import Metrics, shared_directory
 from .settings import ServeSettings
 from .validation import Limits
 
@@ -30,7 +30,7 @@ def build_server(source: Callable[[], ServedModel], settings: ServeSettings) -> 
     served = source()
     limits = Limits(served.model.config.block_size, settings.max_tokens_cap, settings.default_max_tokens)
     labels = {"version": served.version, "precision": served.precision}
-    metrics = Metrics()
+    metrics = Metrics(labels)
     api = CompletionAPI(
         source,
         metrics,
@@ -58,8 +58,8 @@ def build_server(source: Callable[[], ServedModel], settings: ServeSettings) -> 
         model_metadata=labels,
     )
 
-    async def prometheus() -> PlainTextResponse:
-        return PlainTextResponse(metrics.render(labels), media_type="text/plain; version=0.0.4")
+    async def prometheus() -> Response:
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     server.app.add_api_route("/metrics", prometheus, methods=["GET"])
     return server, metrics, labels
@@ -67,23 +67,24 @@ def build_server(source: Callable[[], ServedModel], settings: ServeSettings) -> 
 
 def run_server(source: Callable[[], ServedModel], settings: ServeSettings) -> dict:
     """Serve until Ctrl+C or SIGTERM, then return what was served and how many requests were answered."""
-    server, metrics, labels = build_server(source, settings)
-    if threading.current_thread() is threading.main_thread():
-        stop_on_signals(server)
-    log.info("Serving on http://%s:%d/v1/completions", settings.host, settings.port)
-    server.run(
-        host=settings.host,
-        port=settings.port,
-        num_api_servers=1,  # one HTTP process: one cache; the metrics are shared memory either way
-        api_server_worker_type="process",  # a thread would outlive a shutdown: LitServe can only stop processes
-        generate_client_file=False,
-        log_level=settings.log_level,
-        http=http_protocol(settings.read_timeout),  # uvicorn's, with a deadline for request headers
-        timeout_keep_alive=settings.idle_timeout,
-    )
-    answered = sum(metrics.value(f"requests:{code}") for code in (*STATUS_CODES, "other"))
+    with shared_directory():
+        server, metrics, labels = build_server(source, settings)
+        if threading.current_thread() is threading.main_thread():
+            stop_on_signals(server)
+        log.info("Serving on http://%s:%d/v1/completions", settings.host, settings.port)
+        server.run(
+            host=settings.host,
+            port=settings.port,
+            num_api_servers=1,  # one HTTP process: one cache
+            api_server_worker_type="process",  # a thread would outlive a shutdown: LitServe can only stop processes
+            generate_client_file=False,
+            log_level=settings.log_level,
+            http=http_protocol(settings.read_timeout),  # uvicorn's, with a deadline for request headers
+            timeout_keep_alive=settings.idle_timeout,
+        )
+        answered, errors = metrics.value("llm_requests_total"), metrics.value("llm_request_errors_total")
     url = f"http://{settings.host}:{settings.port}"
-    return {**labels, "url": url, "requests": int(answered), "errors": int(metrics.value("errors"))}
+    return {**labels, "url": url, "requests": int(answered), "errors": int(errors)}
 
 
 def stop_on_signals(server: ls.LitServer) -> None:

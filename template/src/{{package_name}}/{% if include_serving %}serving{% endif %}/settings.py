@@ -1,79 +1,109 @@
-"""The server's settings, from the `serve` config group, checked before anything starts."""
+"""The server's settings: configs/serve.yaml holds every value (the defaults too), ServeSettings every rule.
+
+The model has no defaults of its own, so that the values live in one place: Python callers (the benchmark,
+the tests) compose the config with overrides (load_settings), as the command line does.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
+from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
 from ..errors import ServeError
+from ..utils.paths import CONFIG_DIR
 
-# The values serve.host may take: loopback only, or every interface (a deliberate choice, never the default).
+# serve.host: loopback only, or every interface (a deliberate choice, never the default).
 LOOPBACK = "127.0.0.1"
-EVERY_IPV4_INTERFACE = "0.0.0.0"  # nosec B104
-HOSTS = (LOOPBACK, EVERY_IPV4_INTERFACE, "::")
-ACCELERATORS = ("auto", "cpu", "cuda", "mps")
+Host = Literal["127.0.0.1", "0.0.0.0", "::"]  # nosec B104
+
+POSITIVE = "a positive integer"
+SECONDS = "a number of seconds above 0"
 
 
-@dataclass(frozen=True)
-class ServeSettings:
-    host: str = "127.0.0.1"
-    port: int = 8000
-    max_batch_size: int = 32
-    batch_timeout: float = 0.01  # seconds a batch waits to fill up
-    workers: int = 1  # model replicas (inference processes)
-    accelerator: str = "auto"
-    threads: int | None = None  # torch threads per worker; None keeps torch's default
-    timeout: float = 60.0  # seconds a request may wait in the queue
-    api_key: str | None = None
-    max_tokens_cap: int = 256
-    default_max_tokens: int = 16
-    cache_size: int = 1024
-    max_body_bytes: int = 65536
-    read_timeout: float = 10.0  # seconds a client has for a request's headers, and again for its body: else 408
-    idle_timeout: float = 5.0  # seconds an idle keep-alive connection stays open
-    allow_unauthenticated: bool = False  # serve every interface without an API key (on a trusted network only)
-    log_level: str = "warning"
+class ServeSettings(BaseModel):
+    """The `serve` group, checked; a field's description is what its error message asks for."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    host: Host = Field(description="127.0.0.1 (this machine only), or 0.0.0.0 or :: (every interface)")
+    port: int = Field(ge=1024, le=65535, description="a free port from 1024 to 65535")
+    max_batch_size: int = Field(ge=1, description=POSITIVE)
+    batch_timeout: float = Field(ge=0, description="a number of seconds, 0 or more")
+    workers: int = Field(ge=1, description=POSITIVE)
+    accelerator: Literal["auto", "cpu", "cuda", "mps"] = Field(description="one of auto, cpu, cuda, mps")
+    threads: int | None = Field(ge=1, description=f"{POSITIVE}, or null for torch's default")
+    timeout: float = Field(gt=0, description=SECONDS)
+    api_key_env: str | None = Field(description="the name of an environment variable, or null for no key")
+    api_key: str | None = Field(repr=False, description="read from the variable serve.api_key_env names, not a file")
+    allow_unauthenticated: bool = Field(description="true or false")
+    max_tokens_cap: int = Field(ge=1, description=POSITIVE)
+    default_max_tokens: int = Field(ge=1, description=POSITIVE)
+    cache_size: int = Field(ge=0, description="an integer, 0 or more (0 disables the cache)")
+    max_body_bytes: int = Field(ge=1, description=POSITIVE)
+    read_timeout: float = Field(gt=0, description=SECONDS)
+    idle_timeout: float = Field(gt=0, description=SECONDS)
+    log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = Field(
+        description="one of critical, error, warning, info, debug, trace"
+    )
+
+    @model_validator(mode="after")
+    def consistent(self) -> ServeSettings:
+        if self.default_max_tokens > self.max_tokens_cap:
+            raise PydanticCustomError(
+                "serve", "serve.default_max_tokens is above serve.max_tokens_cap: lower it or raise the cap"
+            )
+        if self.batch_timeout > self.timeout:  # LitServe would refuse it with a traceback
+            raise PydanticCustomError("serve", "serve.batch_timeout is above serve.timeout: lower it")
+        check_exposure(self)
+        return self
 
 
 def settings_from(serve: DictConfig) -> ServeSettings:
-    """The `serve` group as settings; the API key comes from the variable serve.api_key_env names, never a file."""
-    options: dict[str, Any] = {str(key): value for key, value in serve.items() if key != "api_key_env"}
-    unknown = sorted(set(options) - set(ServeSettings.__dataclass_fields__) | {"api_key"} & set(options))
-    if unknown:
-        raise ServeError(f"serve.{unknown[0]} is not a serve setting: remove it or check its spelling")
-    for name in ("port", "max_batch_size", "workers", "max_tokens_cap", "default_max_tokens", "max_body_bytes"):
-        if not isinstance(options[name], int) or options[name] < 1:
-            raise ServeError(f"serve.{name}={options[name]!r} must be a positive integer")
-    if options["host"] not in HOSTS:
-        raise ServeError(f"serve.host={options['host']!r} cannot be bound: use one of {', '.join(HOSTS)}")
-    if options["accelerator"] not in ACCELERATORS:
-        raise ServeError(f"serve.accelerator={options['accelerator']!r} is unknown: use {', '.join(ACCELERATORS)}")
-    if not 1024 <= options["port"] <= 65535:
-        raise ServeError(f"serve.port={options['port']} is outside 1024-65535: choose a free port there")
-    if options["default_max_tokens"] > options["max_tokens_cap"]:
-        raise ServeError("serve.default_max_tokens is above serve.max_tokens_cap: lower it or raise the cap")
-    if options["batch_timeout"] < 0 or options["cache_size"] < 0:
-        raise ServeError("serve.batch_timeout and serve.cache_size must be 0 or more")
-    api_key = os.environ.get(serve.api_key_env) if serve.api_key_env else None
-    settings = ServeSettings(**options, api_key=api_key or None)
-    for name in ("read_timeout", "idle_timeout"):
-        seconds = getattr(settings, name)
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
-            raise ServeError(f"serve.{name}={seconds!r} must be a number of seconds above 0")
-    check_exposure(settings, serve.api_key_env)
-    return settings
+    """The `serve` group as settings, with the API key from the variable serve.api_key_env names."""
+    options: dict[str, Any] = {str(key): value for key, value in serve.items()}
+    if "api_key" in options:
+        raise ServeError("serve.api_key is not a serve setting: put the key in the variable serve.api_key_env names")
+    variable = options.get("api_key_env")
+    api_key = os.environ.get(variable) if isinstance(variable, str) and variable else None
+    try:
+        return ServeSettings.model_validate({**options, "api_key": api_key or None})
+    except ValidationError as error:
+        raise settings_error(error) from None
 
 
-def check_exposure(settings: ServeSettings, api_key_env: str | None) -> None:
+def load_settings(*overrides: str) -> ServeSettings:
+    """configs/serve.yaml's settings with Hydra overrides ("serve.port=8001"), for callers outside a Hydra app."""
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return settings_from(compose(config_name="serve", overrides=list(overrides)).serve)
+
+
+def settings_error(error: ValidationError) -> ServeError:
+    """pydantic's first error as a ServeError that names serve.<field> and what it must be."""
+    details = error.errors(include_url=False)[0]
+    if not details["loc"]:  # one of the checks across fields above, in our words already
+        return ServeError(details["msg"])
+    name = str(details["loc"][0])
+    if details["type"] == "extra_forbidden":
+        return ServeError(f"serve.{name} is not a serve setting: remove it or check its spelling")
+    if details["type"] == "missing":
+        return ServeError(f"serve.{name} is missing: add it to configs/serve.yaml")
+    rule = ServeSettings.model_fields[name].description
+    return ServeError(f"serve.{name}={details['input']!r} must be {rule}")
+
+
+def check_exposure(settings: ServeSettings) -> None:
     """Beyond loopback, anyone who can reach the port can use the model: only with a key, or when told to."""
-    if settings.host == LOOPBACK or settings.api_key or settings.allow_unauthenticated is True:
+    if settings.host == LOOPBACK or settings.api_key or settings.allow_unauthenticated:
         return
-    variable = f"set {api_key_env}" if api_key_env else "set serve.api_key_env and that variable"
-    raise ServeError(
+    variable = f"set {settings.api_key_env}" if settings.api_key_env else "set serve.api_key_env and that variable"
+    raise PydanticCustomError(
+        "serve",
         f"serve.host={settings.host} would serve every network interface without an API key, so anyone who "
         f"reaches the port could use the model: {variable} to a secret key, or pass "
-        "serve.allow_unauthenticated=true when the network itself is trusted"
+        "serve.allow_unauthenticated=true when the network itself is trusted",
     )

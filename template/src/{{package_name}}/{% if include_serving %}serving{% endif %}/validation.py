@@ -1,15 +1,21 @@
-"""Check a /v1/completions body before it is queued, so that a bad request never reaches a batch."""
+"""Check a /v1/completions body before it is queued, so that a bad request never reaches a batch.
+
+The body is read by the standard library's json, then checked by the pydantic model CompletionBody. pydantic's
+own JSON parser (model_validate_json) would save about 2 us of the 19 us a request takes here, tokenizer
+included, but it refuses an escaped lone surrogate ("\\ud800") as invalid JSON: its error could not name the
+field that holds one.
+"""
 
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass
-from typing import TypeGuard
+from typing import Annotated
 
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic_core import PydanticCustomError
 from tokenizers import Tokenizer
 
-FIELDS = ("model", "prompt", "max_tokens", "temperature", "top_p", "stop", "seed")
 MAX_STOP_SEQUENCES = 4
 
 
@@ -63,18 +69,57 @@ class CompletionRequest:
         return cls(**{**data, "prompt_ids": tuple(data["prompt_ids"]), "stop": tuple(data["stop"])})
 
 
-def parse_completion(body: bytes, tokenizer: Tokenizer, limits: Limits) -> CompletionRequest:
-    data = parse_json(body)
-    if not isinstance(data, dict):
-        raise RequestError(400, 'The body must be a JSON object such as {"prompt": "Hello"}.')
-    unknown = sorted(set(data) - set(FIELDS))
-    if unknown:
-        raise RequestError(400, f"Unknown field '{unknown[0]}': the fields are {', '.join(FIELDS)}.", unknown[0])
+def whole_characters(text: str) -> str:
+    """text, unless it holds half of a UTF-16 surrogate pair: JSON can escape one (\\ud800), Unicode has none.
 
-    prompt = data.get("prompt")
-    if not isinstance(prompt, str):
-        raise RequestError(400, "'prompt' must be a string (one prompt per request).", "prompt")
-    prompt_ids = tuple(tokenizer.encode(unicode_text(prompt, "prompt")).ids)
+    pydantic itself checks only the strings a constraint makes it convert (and the names of fields).
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PydanticCustomError("string_unicode", "Input should be a valid string") from None
+    return text
+
+
+def one_or_list(value: object) -> object:
+    """OpenAI's `stop` is one string or a list of them: one becomes a list of one."""
+    if isinstance(value, str):
+        return [value]
+    if value is None or isinstance(value, list):
+        return value
+    message = "Input should be a string or a list of at most {most} strings"
+    raise PydanticCustomError("stop_type", message, {"most": MAX_STOP_SEQUENCES})
+
+
+Text = Annotated[str, AfterValidator(whole_characters)]
+StopSequence = Annotated[str, Field(min_length=1), AfterValidator(whole_characters)]
+StopSequences = Annotated[list[StopSequence], Field(max_length=MAX_STOP_SEQUENCES)]
+
+
+class CompletionBody(BaseModel):
+    """The fields of OpenAI's completion request that this server implements; null means the default.
+
+    The checks that need the server (the cap on max_tokens, the prompt's length in tokens) follow in
+    parse_completion.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    prompt: Text
+    max_tokens: int | None = Field(None, ge=1)
+    temperature: float | None = Field(None, ge=0.0, le=2.0, allow_inf_nan=False)
+    top_p: float | None = Field(None, gt=0.0, le=1.0, allow_inf_nan=False)
+    stop: Annotated[StopSequences | None, BeforeValidator(one_or_list)] = None
+    seed: int | None = None
+    model: Text | None = None
+
+
+def parse_completion(body: bytes, tokenizer: Tokenizer, limits: Limits) -> CompletionRequest:
+    try:
+        fields = CompletionBody.model_validate(parse_json(body))
+    except ValidationError as error:
+        raise request_error(error) from None
+    prompt_ids = tuple(tokenizer.encode(fields.prompt).ids)
     if not prompt_ids:
         raise RequestError(400, "'prompt' is empty: send some text to continue.", "prompt")
     if len(prompt_ids) >= limits.block_size:
@@ -84,14 +129,18 @@ def parse_completion(body: bytes, tokenizer: Tokenizer, limits: Limits) -> Compl
             "and must leave room for the completion: shorten the prompt.",
             "prompt",
         )
+    max_tokens = limits.default_max_tokens if fields.max_tokens is None else fields.max_tokens
+    if max_tokens > limits.max_tokens_cap:
+        message = f"'max_tokens' is {max_tokens}: use 1 to {limits.max_tokens_cap} (the server's cap)."
+        raise RequestError(400, message, "max_tokens")
     return CompletionRequest(
         prompt_ids=prompt_ids,
-        max_tokens=max_tokens(data.get("max_tokens", limits.default_max_tokens), limits.max_tokens_cap),
-        temperature=number(data, "temperature", 1.0, low=0.0, high=2.0),
-        top_p=number(data, "top_p", 1.0, low=0.0, high=1.0, low_open=True),
-        stop=stop_sequences(data.get("stop")),
-        seed=optional_int(data, "seed"),
-        model=optional_str(data, "model"),
+        max_tokens=max_tokens,
+        temperature=1.0 if fields.temperature is None else fields.temperature,
+        top_p=1.0 if fields.top_p is None else fields.top_p,
+        stop=tuple(fields.stop or ()),
+        seed=fields.seed,
+        model=fields.model,
     )
 
 
@@ -107,15 +156,26 @@ def parse_json(body: bytes) -> object:
         raise RequestError(400, "The body holds an integer with too many digits: send a smaller one.") from None
 
 
-def unicode_text(value: str, name: str) -> str:
-    """value, unless it holds half of a UTF-16 surrogate pair: JSON can escape one (\\ud800), Unicode has none."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as err:
-        half = f"\\u{ord(value[err.start]):04x}"
-        message = f"'{name}' holds a lone UTF-16 surrogate ({half}), which is not a character: send whole pairs."
-        raise RequestError(400, message, name) from None
-    return value
+def request_error(error: ValidationError) -> RequestError:
+    """pydantic's first error in our words, naming the field at fault."""
+    details = error.errors(include_url=False)[0]
+    kind, place, value = details["type"], details["loc"], details["input"]
+    if kind == "model_type":
+        return RequestError(400, 'The body must be a JSON object such as {"prompt": "Hello"}.')
+    if kind == "extra_forbidden" or not place:  # a name pydantic cannot read (a lone surrogate) has no place
+        name = str(place[0] if place else value)
+        fields = ", ".join(CompletionBody.model_fields)
+        return RequestError(400, f"Unknown field '{name}': the fields are {fields}.", name)
+    name = str(place[0])
+    field = name + "".join(f"[{index}]" for index in place[1:])
+    if kind == "missing":
+        return RequestError(400, f"'{field}' is missing: every request needs it.", name)
+    if kind == "string_unicode":
+        half = next((f" ({printable(char)})" for char in str(value) if "\ud800" <= char <= "\udfff"), "")
+        message = f"'{field}' holds a lone UTF-16 surrogate{half}, which is not a character: send whole pairs."
+        return RequestError(400, message, name)
+    reason = details["msg"][0].lower() + details["msg"][1:]
+    return RequestError(400, f"'{field}' is {shown(value)}: {reason}.", name)
 
 
 def shown(value: object) -> str:
@@ -124,56 +184,3 @@ def shown(value: object) -> str:
         return "an object" if isinstance(value, dict) else "an array"
     text = json.dumps(value)
     return text if len(text) <= 40 else f"{text[:37]}..."
-
-
-def max_tokens(value: object, cap: int) -> int:
-    if not is_int(value):
-        raise RequestError(400, f"'max_tokens' must be an integer, not {shown(value)}.", "max_tokens")
-    if not 1 <= value <= cap:
-        raise RequestError(400, f"'max_tokens' is {shown(value)}: use 1 to {cap} (the server's cap).", "max_tokens")
-    return value
-
-
-def number(data: dict, name: str, default: float, low: float, high: float, low_open: bool = False) -> float:
-    value = data.get(name, default)
-    if value is None:
-        return default
-    is_number = isinstance(value, int | float) and not isinstance(value, bool)
-    if not is_number or isinstance(value, float) and not math.isfinite(value):
-        raise RequestError(400, f"'{name}' must be a number, not {shown(value)}.", name)
-    if value < low or value > high or (low_open and value == low):  # exact for integers of any size
-        bounds = f"{'above' if low_open else 'from'} {low:g} {'up ' if low_open else ''}to {high:g}"
-        raise RequestError(400, f"'{name}' is {shown(value)}: use a value {bounds}.", name)
-    return float(value)
-
-
-def stop_sequences(value: object) -> tuple[str, ...]:
-    stops = [value] if isinstance(value, str) else value
-    if stops is None:
-        return ()
-    if (
-        not isinstance(stops, list)
-        or len(stops) > MAX_STOP_SEQUENCES
-        or not all(isinstance(stop, str) and stop for stop in stops)
-    ):
-        message = f"'stop' must be a non-empty string or a list of at most {MAX_STOP_SEQUENCES} of them."
-        raise RequestError(400, message, "stop")
-    return tuple(unicode_text(stop, "stop") for stop in stops)
-
-
-def optional_int(data: dict, name: str) -> int | None:
-    value = data.get(name)
-    if value is not None and not is_int(value):
-        raise RequestError(400, f"'{name}' must be an integer or null, not {shown(value)}.", name)
-    return value
-
-
-def optional_str(data: dict, name: str) -> str | None:
-    value = data.get(name)
-    if value is not None and not isinstance(value, str):
-        raise RequestError(400, f"'{name}' must be a string, not {shown(value)}.", name)
-    return value if value is None else unicode_text(value, name)
-
-
-def is_int(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
