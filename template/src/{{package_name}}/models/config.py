@@ -120,7 +120,7 @@ class GPTConfig:
                 raise ModelConfigError(f"{name}={value!r} is not a number of 0 or more: use one.")
         if self.rope_scaling is not None and not isinstance(self.rope_scaling, Mapping):
             raise ModelConfigError(
-                f"rope_scaling={self.rope_scaling!r} is not a mapping: use {{rope_type: ...}} or null."
+                f"rope_scaling={self.rope_scaling!r} is not a mapping: give rope_type and its keys, or null."
             )
 
     def _check_choice(self, field: str, choices: tuple[str, ...]) -> None:
