@@ -11,7 +11,6 @@ from ..data.tokenizer import load_tokenizer
 from ..errors import UserError
 from ..training.checkpoints import load_checkpoint
 from ..training.datamodule import FixedWindows, read_meta
-from ..training.lit_module import GPTLitModule
 from ..utils.logging import get_logger
 from .activations import layer_health, mlp_activations, plot_activations
 from .attention import attention_maps, plot_attention
@@ -25,7 +24,7 @@ def analyze(cfg: DictConfig) -> dict:
     if not cfg.ckpt_path:
         raise UserError("analyze needs a checkpoint: pass ckpt_path=<train run dir>/checkpoints/<file>.ckpt")
     checkpoint = load_checkpoint(cfg.ckpt_path)
-    model = GPTLitModule.load_from_checkpoint(cfg.ckpt_path, map_location="cpu", weights_only=True).model.eval()
+    model = checkpoint.gpt()
     out_dir = Path(cfg.paths.output_dir)
     figures_dir = out_dir / "figures"
 
@@ -61,7 +60,7 @@ def analyze(cfg: DictConfig) -> dict:
 
     facts = {
         "checkpoint": str(cfg.ckpt_path),
-        "global_step": checkpoint.get("global_step"),
+        "global_step": checkpoint.global_step,
         "model": {k: getattr(model.config, k) for k in ("n_layer", "n_head", "n_embd", "position")},
         "prompt": tokenizer.decode(ids),
         "activation tokens": sample.numel(),

@@ -10,8 +10,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from ..data.tokenizer import load_tokenizer
 from ..errors import UserError
-from ..models import GPT, GPTConfig
-from ..training.checkpoints import load_checkpoint
+from ..models import GPT
+from ..training.checkpoints import TrainedCheckpoint, load_checkpoint
 from ..utils.hashing import sha256_file
 from ..utils.logging import get_logger
 from .artifact import WEIGHTS, write_model_files
@@ -28,7 +28,7 @@ def export_checkpoint(cfg: DictConfig) -> dict:
     if not cfg.ckpt_path:
         raise UserError("export needs a checkpoint: pass ckpt_path=<train run dir>/checkpoints/<file>.ckpt")
     checkpoint = load_checkpoint(cfg.ckpt_path)
-    model = model_from_checkpoint(checkpoint)
+    model = checkpoint.gpt()
     tokenizer_path = Path(cfg.tokenizer_path).expanduser()
     vocab = load_tokenizer(tokenizer_path).get_vocab_size()
     if vocab > model.config.vocab_size:
@@ -66,7 +66,7 @@ def export_checkpoint(cfg: DictConfig) -> dict:
 
 
 def write_artifact(
-    staging: Path, version: str, cfg: DictConfig, checkpoint: dict, models: tuple[GPT, GPT], metrics: dict
+    staging: Path, version: str, cfg: DictConfig, checkpoint: TrainedCheckpoint, models: tuple[GPT, GPT], metrics: dict
 ) -> None:
     """The model files, the resolved config and the manifest of `version`; adds the file sizes to `metrics`."""
     write_model_files(staging, *models, Path(cfg.tokenizer_path).expanduser())
@@ -76,22 +76,14 @@ def write_artifact(
     source = {
         "checkpoint": str(Path(cfg.ckpt_path).resolve()),
         "sha256": sha256_file(Path(cfg.ckpt_path)),
-        "global_step": checkpoint.get("global_step"),
+        "global_step": checkpoint.global_step,
     }
     write_manifest(
         staging,
-        {"version": version, "package": PACKAGE, "source": source, "model": checkpoint["hyper_parameters"]["model"]}
+        {"version": version, "package": PACKAGE, "source": source, "model": checkpoint.model_config}
         | provenance(Path(cfg.paths.root_dir))
         | {"metrics": metrics},
     )
-
-
-def model_from_checkpoint(checkpoint: dict) -> GPT:
-    """The GPT of a training checkpoint (the LightningModule's `model.`-prefixed state dict), in eval mode."""
-    model = GPT(GPTConfig(**checkpoint["hyper_parameters"]["model"]))
-    prefix = "model."
-    model.load_state_dict({k[len(prefix) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)})
-    return model.eval()
 
 
 def count_linear(model: GPT) -> int:

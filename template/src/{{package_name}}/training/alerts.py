@@ -19,7 +19,7 @@ from lightning.pytorch.trainer.states import TrainerFn
 
 from ..utils.logging import get_logger
 from .alert_rules import Rule, parse_rules
-from .callbacks import TokenThroughput
+from .callbacks import token_throughput
 from .monitoring import total_grad_norm
 from .webhook import post_json
 
@@ -62,9 +62,9 @@ class AlertRules(L.Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if self._checking(trainer) and self.watches("tokens_per_s"):
-            meters = [c for c in trainer.callbacks if isinstance(c, TokenThroughput)]
-            if meters and meters[0].tokens_per_s > 0:  # 0 until its warm-up is over
-                self._observe(trainer, "tokens_per_s", meters[0].tokens_per_s)
+            meter = token_throughput(trainer)
+            if meter and meter.tokens_per_s > 0:  # 0 until its warm-up is over
+                self._observe(trainer, "tokens_per_s", meter.tokens_per_s)
         self._act_on_stop(trainer)
 
     def on_validation_end(self, trainer, pl_module) -> None:

@@ -23,7 +23,7 @@ def evaluate(cfg: DictConfig) -> dict:
     check_hardware(cfg.trainer)
     check_logger_packages(cfg.get("logger"))
     checkpoint = load_checkpoint(cfg.ckpt_path)
-    model_config = checkpoint["hyper_parameters"]["model"]
+    model_config = checkpoint.model_config
     log.info("Instantiating datamodule <%s>", cfg.datamodule._target_)
     datamodule = hydra.utils.instantiate(cfg.datamodule, block_size=model_config["block_size"])
     if datamodule.vocab_size > model_config["vocab_size"]:
@@ -31,7 +31,8 @@ def evaluate(cfg: DictConfig) -> dict:
             f"the data's vocabulary ({datamodule.vocab_size}) is larger than the model's "
             f"({model_config['vocab_size']}): evaluate on the data set the checkpoint was trained on"
         )
-    module = GPTLitModule.load_from_checkpoint(cfg.ckpt_path, map_location="cpu", weights_only=True)
+    module = GPTLitModule(**checkpoint.hyper_parameters)
+    module.model.load_state_dict(checkpoint.state_dict)
     trainer = hydra.utils.instantiate(cfg.trainer, logger=instantiate_loggers(cfg.get("logger")), callbacks=[])
     test_loss = trainer.test(module, datamodule=datamodule, verbose=False)[0]["test/loss"]
     log.info("test loss %.4f, perplexity %.2f", test_loss, math.exp(test_loss))
@@ -39,5 +40,5 @@ def evaluate(cfg: DictConfig) -> dict:
         "test_loss": test_loss,
         "test_perplexity": math.exp(test_loss),
         "checkpoint": str(cfg.ckpt_path),
-        "global_step": checkpoint.get("global_step"),
+        "global_step": checkpoint.global_step,
     }

@@ -23,7 +23,7 @@ from ..utils.instantiate import (
 )
 from ..utils.logging import get_logger
 from .alerts import fired_alerts
-from .callbacks import TokenThroughput
+from .callbacks import token_throughput
 from .checkpoints import check_model_matches
 from .lit_module import GPTLitModule
 from .sweep import check_sweep_trainer
@@ -60,14 +60,14 @@ def train(cfg: DictConfig) -> dict:
     train_loss_last = float(trainer.callback_metrics["train/loss"])
     val_last = trainer.validate(module, datamodule=datamodule, verbose=False)[0]["val/loss"]
 
-    checkpoint = trainer.checkpoint_callback
+    checkpoint, meter = trainer.checkpoint_callback, token_throughput(trainer)
     best = checkpoint.best_model_path if checkpoint else ""
     summary = {
         "val_loss_first": val_first,
         "val_loss_last": val_last,
         "train_loss_last": train_loss_last,
         "global_step": trainer.global_step,
-        "tokens_per_s": round(throughput(trainer), 1),
+        "tokens_per_s": round(meter.tokens_per_s, 1) if meter else 0.0,
         "checkpoint": best or (checkpoint.last_model_path if checkpoint else ""),
         "last_checkpoint": checkpoint.last_model_path if checkpoint else "",
         "num_params": module.model.num_params(),
@@ -103,13 +103,6 @@ def model_config_for(model_cfg: DictConfig, data_vocab_size: int) -> dict:
             "set model.vocab_size=null to take it from the data"
         )
     return config
-
-
-def throughput(trainer: L.Trainer) -> float:
-    # Trainer sets `callbacks` in __init__ through its callback connector, so Lightning's types never declare it.
-    callbacks: list[L.Callback] = trainer.callbacks  # type: ignore[attr-defined]
-    meters = [c for c in callbacks if isinstance(c, TokenThroughput)]
-    return meters[0].tokens_per_s if meters else 0.0
 
 
 def plain(node: DictConfig) -> dict:

