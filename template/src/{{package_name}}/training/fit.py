@@ -6,6 +6,7 @@ Returns the stage summary; `val_loss_last` is what a hyper-parameter sweep optim
 from __future__ import annotations
 
 import math
+from dataclasses import asdict
 
 import hydra
 import lightning as L
@@ -15,7 +16,7 @@ from lightning.pytorch.callbacks import ProgressBar
 from omegaconf import DictConfig, OmegaConf
 
 from ..errors import UserError
-from ..models.pretrained import load_hf_gpt2
+from ..models.hf import config_from_hf, load_hf_weights, read_hf_config
 from ..utils.instantiate import (
     check_logger_packages,
     instantiate_callbacks,
@@ -37,7 +38,10 @@ def train(cfg: DictConfig) -> dict:
     L.seed_everything(cfg.seed, workers=True)
     log.info("Instantiating datamodule <%s>", cfg.datamodule._target_)
     datamodule = hydra.utils.instantiate(cfg.datamodule)
-    model_config = model_config_for(cfg.model, datamodule.vocab_size)
+    if cfg.get("pretrained"):
+        model_config = pretrained_config(cfg.pretrained, cfg.model, datamodule.vocab_size)
+    else:
+        model_config = model_config_for(cfg.model, datamodule.vocab_size)
     if cfg.ckpt_path:
         check_model_matches(cfg.ckpt_path, model_config)
 
@@ -46,7 +50,8 @@ def train(cfg: DictConfig) -> dict:
         model=model_config, optimizer=plain(cfg.optimizer), scheduler=plain(cfg.scheduler), compile=cfg.compile
     )
     if cfg.get("pretrained"):
-        load_hf_gpt2(module.model, cfg.pretrained)
+        log.info("Loading pretrained weights from %s", cfg.pretrained)
+        load_hf_weights(module.model, cfg.pretrained)
     callbacks = instantiate_callbacks(cfg.get("callbacks"))
     if not cfg.trainer.get("enable_progress_bar", True):  # the trainer's switch wins over callbacks.progress_bar
         callbacks = [callback for callback in callbacks if not isinstance(callback, ProgressBar)]
@@ -103,6 +108,35 @@ def model_config_for(model_cfg: DictConfig, data_vocab_size: int) -> dict:
             "set model.vocab_size=null to take it from the data"
         )
     return config
+
+
+def pretrained_config(directory: str, model_cfg: DictConfig, data_vocab_size: int) -> dict:
+    """The shape of the Hugging Face checkpoint in `directory` (its config.json), not of `model=`.
+
+    Only model.dropout applies, and model.block_size as the training window: a rotary model is built
+    that long (positions are computed), a learned position table keeps the checkpoint's length.
+    """
+    hf_config = read_hf_config(directory)
+    config = config_from_hf(hf_config, dropout=model_cfg.dropout)
+    window = model_cfg.block_size
+    if window > config.block_size:
+        raise UserError(
+            f"model.block_size={window} is longer than the context of {directory} ({config.block_size} tokens): "
+            f"set model.block_size={config.block_size} or less"
+        )
+    if config.position == "rope":
+        config = config_from_hf(hf_config, dropout=model_cfg.dropout, block_size=window)
+    if config.vocab_size < data_vocab_size:
+        raise UserError(
+            f"the prepared data has {data_vocab_size} token ids but {directory} knows {config.vocab_size}: prepare the "
+            f"data with the model's own tokenizer (prepare data.tokenizer.path={directory}/tokenizer.json)"
+        )
+    log.info(
+        "Model shape from %s/config.json (%s); model.* other than dropout and block_size do not apply",
+        directory,
+        hf_config.get("model_type"),
+    )
+    return asdict(config)
 
 
 def plain(node: DictConfig) -> dict:
