@@ -11,10 +11,12 @@ from omegaconf import DictConfig, OmegaConf
 from ..data.tokenizer import load_tokenizer
 from ..errors import UserError
 from ..models import GPT
+from ..models.hf import family_for
 from ..training.checkpoints import TrainedCheckpoint, load_checkpoint
 from ..utils.hashing import sha256_file
 from ..utils.logging import get_logger
 from .artifact import WEIGHTS, write_model_files
+from .hf_directory import HF_FOLDER, write_hf_directory
 from .manifest import PACKAGE, provenance, write_manifest
 from .measure import generate_latency, val_perplexity, val_prompt
 from .package import write_package
@@ -22,6 +24,7 @@ from .quantize import int8_gpt
 from .registry import Registry
 
 log = get_logger(__name__)
+FORMATS = ("artifact", "hf")  # hf: also a Hugging Face directory, hf/ in the artifact
 
 
 def export_checkpoint(cfg: DictConfig) -> dict:
@@ -41,10 +44,14 @@ def export_checkpoint(cfg: DictConfig) -> dict:
             f"latency.prompt_tokens={cfg.latency.prompt_tokens} must be between 1 and the model's "
             f"context length {model.config.block_size} (exclusive): lower it"
         )
+    if cfg.format not in FORMATS:
+        raise UserError(f"format={cfg.format!r} is unknown: use {' or '.join(FORMATS)}")
+    if cfg.format == "hf":
+        log.info("format=hf: the model exports as %s", family_for(model.config))  # refused now, not after measuring
     registry = Registry(cfg.paths.artifacts_dir)
     requested = None if cfg.version is None else str(cfg.version)
     with registry.publishing(requested) as (version, staging):  # claimed (or refused) before minutes of measuring
-        log.info("Exporting %s: int8 for %d Linear weights and the tied embedding", version, count_linear(model))
+        log.info("Exporting %s: int8 for %d Linear weights and the embedding", version, count_linear(model))
         int8_model = int8_gpt(copy.deepcopy(model))
         metrics = measure(cfg, model, int8_model)
         write_artifact(staging, version, cfg, checkpoint, (model, int8_model), metrics)
@@ -62,6 +69,7 @@ def export_checkpoint(cfg: DictConfig) -> dict:
         "package_sha256": sha256_file(package),
         **{key: metrics[key] for key in ("fp32_bytes", "int8_bytes", "fp32_perplexity", "int8_perplexity")},
         **{key: metrics[key] for key in ("int8_speedup", "int8_size_ratio", "perplexity_change")},
+        **({"hf_dir": str(folder / HF_FOLDER)} if cfg.format == "hf" else {}),
     }
 
 
@@ -70,6 +78,8 @@ def write_artifact(
 ) -> None:
     """The model files, the resolved config and the manifest of `version`; adds the file sizes to `metrics`."""
     write_model_files(staging, *models, Path(cfg.tokenizer_path).expanduser())
+    if cfg.format == "hf":
+        write_hf_directory(staging / HF_FOLDER, models[0], Path(cfg.tokenizer_path).expanduser())
     (staging / "export_config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True), encoding="utf-8")
     fp32_bytes, int8_bytes = ((staging / WEIGHTS[p]).stat().st_size for p in ("fp32", "int8"))
     metrics.update(fp32_bytes=fp32_bytes, int8_bytes=int8_bytes, int8_size_ratio=int8_bytes / fp32_bytes)

@@ -19,11 +19,12 @@ FORMAT_VERSION = 1
 
 
 def file_entries(folder: Path) -> dict[str, dict]:
-    """sha256 and bytes of every file in the artifact folder except the manifest itself."""
+    """sha256 and bytes of every file in the artifact folder (subfolders too: hf/) except the manifest itself."""
+    folder = Path(folder)
     return {
-        path.name: {"sha256": sha256_file(path), "bytes": path.stat().st_size}
-        for path in sorted(Path(folder).iterdir())
-        if path.is_file() and path.name != MANIFEST
+        path.relative_to(folder).as_posix(): {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and path != folder / MANIFEST
     }
 
 

@@ -36,5 +36,5 @@ def _normalise(info: tarfile.TarInfo) -> tarfile.TarInfo:
     info.uid = info.gid = 0
     info.uname = info.gname = ""
     info.mtime = 0
-    info.mode = 0o644
+    info.mode = 0o755 if info.isdir() else 0o644  # a folder (hf/) must stay enterable
     return info

@@ -1,4 +1,4 @@
-"""INT8 weights with one fp32 scale per output channel, for every Linear and the tied embedding.
+"""INT8 weights with one fp32 scale per output channel, for every Linear and the token embedding.
 
 A weight row w becomes q = round(w / s) in int8 with s = max|w| / 127. The tied token embedding
 and lm_head share ONE int8 matrix (one scale per vocabulary row), so the INT8 file holds it once,
@@ -71,27 +71,32 @@ class Int8Linear(nn.Module):
 
 
 class Int8Embedding(nn.Module):
-    """Token lookup in an int8 table: the same weight and scale tensors as the tied lm_head."""
+    """Token lookup in an int8 table with one scale per row: the tied lm_head's tensors, or the embedding's own."""
 
     weight: torch.Tensor  # buffers, registered in __init__
     scale: torch.Tensor
 
-    def __init__(self, head: Int8Linear) -> None:
+    def __init__(self, weight: torch.Tensor, scale: torch.Tensor) -> None:
         super().__init__()
-        self.register_buffer("weight", head.weight)
-        self.register_buffer("scale", head.scale)
+        self.register_buffer("weight", weight)
+        self.register_buffer("scale", scale)
+
+    @classmethod
+    def from_float(cls, embedding: nn.Embedding) -> Int8Embedding:
+        return cls(*quantize_rows(embedding.weight))
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         return F.embedding(idx, self.weight).float() * self.scale[idx].unsqueeze(-1)
 
 
 def int8_gpt(model: GPT, quantize: bool = True) -> GPT:
-    """Replace, in place, every Linear by an Int8Linear and the tied embedding by a lookup into lm_head.
+    """Replace, in place, every Linear by an Int8Linear and the embedding by an int8 lookup.
 
+    A tied embedding looks up lm_head's int8 matrix (stored once); an untied one gets its own.
     quantize=False builds the same structure with zero weights, to load an INT8 state dict into.
     """
-    if model.transformer.wte.weight is not model.lm_head.weight:
-        raise ValueError("int8_gpt expects a GPT whose embedding and lm_head share one weight (tied)")
+    tied = model.transformer.wte.weight is model.lm_head.weight
+    embedding = model.transformer.wte
     for parent in list(model.modules()):
         for name, child in list(parent.named_children()):
             if isinstance(child, nn.Linear):
@@ -100,6 +105,13 @@ def int8_gpt(model: GPT, quantize: bool = True) -> GPT:
                 else:
                     replacement = Int8Linear(child.in_features, child.out_features, child.bias is not None)
                 setattr(parent, name, replacement)
-    assert isinstance(model.lm_head, Int8Linear), "the loop above replaced every Linear, lm_head included"
-    model.transformer.wte = Int8Embedding(model.lm_head)
+    head = model.lm_head
+    assert isinstance(head, Int8Linear), "the loop above replaced every Linear, lm_head included"
+    if tied:
+        model.transformer.wte = Int8Embedding(head.weight, head.scale)
+    elif quantize:
+        model.transformer.wte = Int8Embedding.from_float(embedding)
+    else:
+        rows, width = embedding.weight.shape
+        model.transformer.wte = Int8Embedding(torch.zeros(rows, width, dtype=torch.int8), torch.zeros(rows))
     return model.eval()
