@@ -10,8 +10,11 @@ import torch
 from ..errors import UserError
 from ..models import GPT, GPTConfig
 
-# Fields that change the shape of the weights; dropout or compile may differ on resume.
-SHAPE_FIELDS = ("vocab_size", "block_size", "n_layer", "n_head", "n_embd", "bias", "position", "moe_experts")
+# Fields that change the weights or what they compute (block_size: the data windows); dropout or compile may differ.
+SHAPE_FIELDS = (
+    *("vocab_size", "block_size", "n_layer", "n_head", "n_kv_head", "n_embd", "bias", "qkv_bias", "norm", "norm_eps"),
+    *("mlp", "mlp_hidden", "position", "rope_theta", "rope_scaling", "tie_embeddings", "moe_experts", "moe_top_k"),
+)
 
 
 @dataclass(frozen=True)
@@ -45,11 +48,11 @@ def load_checkpoint(path: str | Path) -> TrainedCheckpoint:
 
 def check_model_matches(path: str | Path, model: dict) -> None:
     """Refuse to resume from a checkpoint trained with a different model shape."""
-    trained = load_checkpoint(path).model_config
+    trained, config = GPTConfig(**load_checkpoint(path).model_config), GPTConfig(**model)  # unset fields: defaults
     diffs = [
-        f"{key}={trained.get(key)} (config: {model.get(key)})"
+        f"{key}={getattr(trained, key)} (config: {getattr(config, key)})"
         for key in SHAPE_FIELDS
-        if trained.get(key) != model.get(key)
+        if getattr(trained, key) != getattr(config, key)
     ]
     if diffs:
         raise UserError(
