@@ -22,22 +22,26 @@ from omegaconf import DictConfig, OmegaConf
 
 from ..errors import DataError
 from ..utils.atomic import atomic_directory
-from ..utils.hashing import sha256_file, sha256_json
 from ..utils.progress import progress_bar
+from .chat_pipeline import prepare_chat_data
 from .cleaning import clean_text, describe_drops, keep_document
 from .dedup import content_hash, first_occurrences
+from .meta import build_meta
 from .packing import choose_dtype, encode_batch, write_tokens
-from .sources import Source, hash_files, load_documents, resolve_source
+from .sources import hash_files, load_documents, resolve_source
 from .splitting import SPLITS, assign_split, check_fractions
 from .tokenizer import eot_id, load_tokenizer, train_tokenizer
 
 log = logging.getLogger(__name__)
 
-META_FORMAT_VERSION = 1
-
 
 def prepare_data(cfg: DictConfig) -> dict:
-    """Run the whole data pipeline described by `cfg.data`; return the stage summary."""
+    """Run the whole data pipeline described by `cfg.data`; return the stage summary.
+
+    Chat data (`data=chat`, whose config says `kind: chat`) goes through `chat_pipeline` instead.
+    """
+    if cfg.data.get("kind") == "chat":
+        return prepare_chat_data(cfg)
     data = cfg.data
     check_settings(data)
     started = time.perf_counter()
@@ -82,6 +86,7 @@ def prepare_data(cfg: DictConfig) -> dict:
 
         shutil.rmtree(cache_dir, ignore_errors=True)
         facts = {
+            "format": "packed",
             "dtype": dtype.name,
             "vocab_size": vocab_size,
             "eot_token_id": eot_id(tokenizer),
@@ -227,28 +232,6 @@ def check_token_counts(tokens: dict[str, int], block_size: int) -> None:
                 f"the {name} split has {count} tokens, not more than data.block_size={block_size}: "
                 "add more text, raise the split fractions or lower data.block_size"
             )
-
-
-def build_meta(source: Source, input_hashes: dict, data: DictConfig, out_dir: Path, facts: dict) -> dict:
-    """meta.json: what was made from what. Same inputs and settings give the same hashes."""
-    outputs = {name: sha256_file(out_dir / name) for name in ["tokenizer.json", *(f"{s}.bin" for s in SPLITS)]}
-    inputs = {"hub": source.hub_name, "hub_split": data.hub_split} if source.hub_name else {"files": input_hashes}
-    # Where files live and how many processes ran never change the result: leave them out.
-    settings = OmegaConf.to_container(data, resolve=True)
-    assert isinstance(settings, dict), "a DictConfig converts to a dict"
-    for key in ("source", "out_dir", "num_proc", "batch_size"):
-        settings.pop(key, None)
-    settings["tokenizer"].pop("path", None)
-    meta = {
-        "format_version": META_FORMAT_VERSION,
-        "source": source.name,
-        **facts,
-        "inputs": inputs,
-        "outputs": outputs,
-        "settings": settings,
-    }
-    meta["dataset_hash"] = sha256_json({key: meta[key] for key in ("inputs", "outputs", "settings")})
-    return meta
 
 
 def _num_proc(data: DictConfig, num_rows: int) -> int | None:

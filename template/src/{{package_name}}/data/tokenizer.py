@@ -13,8 +13,10 @@ EOT_TOKEN = "<|endoftext|>"
 BYTE_ALPHABET_SIZE = 256
 
 
-def train_tokenizer(batches: Iterator[list[str]], vocab_size: int, min_frequency: int) -> Tokenizer:
-    """Train a byte-level BPE with an end-of-text special token; any text round-trips."""
+def train_tokenizer(
+    batches: Iterator[list[str]], vocab_size: int, min_frequency: int, extra_special_tokens: tuple[str, ...] = ()
+) -> Tokenizer:
+    """Train a byte-level BPE with an end-of-text special token (and any extra ones); any text round-trips."""
     if vocab_size <= BYTE_ALPHABET_SIZE:
         raise DataError(
             f"data.tokenizer.vocab_size={vocab_size} is too small: a byte-level BPE needs more than "
@@ -26,7 +28,7 @@ def train_tokenizer(batches: Iterator[list[str]], vocab_size: int, min_frequency
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
         min_frequency=min_frequency,
-        special_tokens=[EOT_TOKEN],
+        special_tokens=[EOT_TOKEN, *extra_special_tokens],
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
