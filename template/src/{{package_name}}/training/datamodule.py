@@ -1,4 +1,4 @@
-"""A LightningDataModule over the packed token files written by `prepare`.
+"""A LightningDataModule over the token files written by `prepare`: packed text, or chat rows with a loss mask.
 
 Training reads random windows; the window of global sample `i` depends only on `(seed, i)`,
 so a resumed run continues at exactly the same data position and every DDP rank reads
@@ -55,6 +55,39 @@ class FixedWindows(RandomWindows):
         return window(self._memmap(), index * self.block_size, self.block_size)
 
 
+class ChatRows(Dataset):
+    """`(x, y)` from the rows of chat data (`data=chat`): one padded conversation per row, y = -1 off the mask.
+
+    Training draws row `rng(seed, i)` for sample `i` (exact resume, as RandomWindows); with `seed`
+    None, sample `i` is row `i` (val / test). Rows are cut to `block_size` + 1 tokens.
+    """
+
+    def __init__(self, path: Path, meta: dict, block_size: int, seed: int | None = None, num_samples: int = 0):
+        self.path, self.dtype, self.row_tokens = path, meta["dtype"], meta["row_tokens"]
+        self.length = min(block_size, self.row_tokens - 1) + 1
+        self.num_rows = tokens_in(path, self.dtype) // self.row_tokens
+        self.seed, self.num_samples = seed, num_samples if seed is not None else self.num_rows
+        self._files: tuple[np.memmap, np.memmap] | None = None
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        row = index if self.seed is None else int(np.random.default_rng([self.seed, index]).integers(self.num_rows))
+        ids, mask = self._memmaps()
+        chunk = torch.from_numpy(ids[row, : self.length].astype(np.int64))
+        targets = chunk[1:].masked_fill(torch.from_numpy(mask[row, 1 : self.length] == 0), -1)
+        return chunk[:-1], targets
+
+    def _memmaps(self) -> tuple[np.memmap, np.memmap]:
+        if self._files is None:  # opened lazily so that dataloader workers each map the files
+            shape = (self.num_rows, self.row_tokens)
+            ids = np.memmap(self.path, dtype=self.dtype, mode="r", shape=shape)
+            mask = np.memmap(self.path.with_suffix(".mask.bin"), dtype=np.uint8, mode="r", shape=shape)
+            self._files = ids, mask
+        return self._files
+
+
 class RankSampler(Sampler[int]):
     """Sample indices `first*world + rank, (first+1)*world + rank, ...` below `count*world`.
 
@@ -88,7 +121,14 @@ class PackedDataModule(L.LightningDataModule):
         self.block_size, self.batch_size = block_size, batch_size
         self.num_workers, self.seed = num_workers, seed
         self.meta = read_meta(self.data_dir)
-        for split in SPLITS:
+        self.chat = self.meta.get("format") == "chat_padded"
+        empty = [split for split in SPLITS if self.chat and not self.meta["rows"][split]]
+        if empty:
+            raise UserError(
+                f"the {empty[0]} split of {self.data_dir} holds no conversation: add data, or change "
+                "data.split's fractions, and prepare again"
+            )
+        for split in SPLITS if not self.chat else ():
             available = self.meta["tokens"][split]
             if available <= block_size:
                 raise UserError(
@@ -106,7 +146,11 @@ class PackedDataModule(L.LightningDataModule):
         rank, world = trainer.global_rank, trainer.world_size
         # Global sample k*world+rank is the k-th sample of this rank; resume skips what was trained.
         first, count = trainer.global_step * per_step, trainer.max_steps * per_step
-        dataset = RandomWindows(self._path("train"), self.meta["dtype"], self.block_size, self.seed, count * world)
+        dataset: Dataset
+        if self.chat:
+            dataset = ChatRows(self._path("train"), self.meta, self.block_size, self.seed, count * world)
+        else:
+            dataset = RandomWindows(self._path("train"), self.meta["dtype"], self.block_size, self.seed, count * world)
         return self._loader(dataset, RankSampler(first, count, rank, world))
 
     def val_dataloader(self) -> DataLoader:
@@ -116,7 +160,11 @@ class PackedDataModule(L.LightningDataModule):
         return self._eval_loader("test")
 
     def _eval_loader(self, split: str) -> DataLoader:
-        dataset = FixedWindows(self._path(split), self.meta["dtype"], self.block_size)
+        dataset: RandomWindows | ChatRows
+        if self.chat:
+            dataset = ChatRows(self._path(split), self.meta, self.block_size)
+        else:
+            dataset = FixedWindows(self._path(split), self.meta["dtype"], self.block_size)
         rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
         count = (len(dataset) - rank + world - 1) // world  # windows rank, rank+world, ... below len
         return self._loader(dataset, RankSampler(0, count, rank, world))
