@@ -24,7 +24,7 @@ def val_meta(data_dir: Path) -> dict:
     return json.loads(meta_path.read_text(encoding="utf-8"))
 
 
-def val_tokens(data_dir: Path) -> np.memmap:
+def val_tokens(data_dir: Path) -> np.ndarray:
     """The val split's tokens: one stream for packed text, rows of row_tokens for chat data."""
     meta = val_meta(data_dir)
     tokens = np.memmap(Path(data_dir) / "val.bin", dtype=meta["dtype"], mode="r")
