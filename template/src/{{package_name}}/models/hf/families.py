@@ -47,7 +47,7 @@ class HFCheckpointError(UserError, ValueError):
 def family_of(hf_config: dict[str, Any]) -> str:
     """The family named by config.json's model_type, refusing the ones the native model cannot run."""
     family = hf_config.get("model_type")
-    if family not in ARCHITECTURES:
+    if not isinstance(family, str) or family not in ARCHITECTURES:
         raise HFCheckpointError(
             f"model_type={family!r} (architectures {hf_config.get('architectures')}) is not supported: "
             f"the native model loads {SUPPORTED}."
