@@ -58,6 +58,8 @@ def parse_record(line: str, record_format: str, where: str) -> Conversation:
         raise DataError(f"{where}: not valid JSON ({err.msg} at column {err.colno}); fix or remove the line") from err
     except RecursionError as err:
         raise DataError(f"{where}: the JSON is nested too deeply to be a record; fix or remove the line") from err
+    except ValueError as err:  # e.g. an integer of more digits than Python converts
+        raise DataError(f"{where}: the JSON cannot be read ({err}); fix or remove the line") from err
     if not isinstance(record, dict):
         raise DataError(f"{where}: a record must be a JSON object, got {type_name(record)}; fix or remove the line")
     kind = record_kind(record, record_format, where)

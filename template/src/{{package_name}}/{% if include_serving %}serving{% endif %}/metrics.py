@@ -25,17 +25,13 @@ DIRECTORY = "PROMETHEUS_MULTIPROC_DIR"
 @contextmanager
 def shared_directory() -> Iterator[str]:
     """A fresh PROMETHEUS_MULTIPROC_DIR for one server run (so no counts from an earlier run), removed at exit."""
-    if "prometheus_client" in sys.modules:
-        from prometheus_client import values
-
-        if values.ValueClass is values.MutexValue:
-            raise RuntimeError(
-                "prometheus_client was imported before the server set PROMETHEUS_MULTIPROC_DIR, so its metrics "
-                "would stay in each process: start the server before anything imports prometheus_client"
-            )
     previous = os.environ.get(DIRECTORY)
     with tempfile.TemporaryDirectory(prefix="llm-metrics-") as directory:
         os.environ[DIRECTORY] = directory
+        if "prometheus_client" in sys.modules:  # imported earlier (or by an earlier server in this process):
+            from prometheus_client import values  # its value files must be this run's, in this folder
+
+            values.ValueClass = values.MultiProcessValue()
         try:
             yield directory
         finally:

@@ -23,6 +23,7 @@ Host = Literal["127.0.0.1", "0.0.0.0", "::"]  # nosec B104
 
 POSITIVE = "a positive integer"
 SECONDS = "a number of seconds above 0"
+CORES = os.cpu_count() or 1  # torch threads beyond the cores only slow a worker down (or crash it, at 1e8)
 
 
 class ServeSettings(BaseModel):
@@ -36,7 +37,7 @@ class ServeSettings(BaseModel):
     batch_timeout: float = Field(ge=0, description="a number of seconds, 0 or more")
     workers: int = Field(ge=1, description=POSITIVE)
     accelerator: Literal["auto", "cpu", "cuda", "mps"] = Field(description="one of auto, cpu, cuda, mps")
-    threads: int | None = Field(ge=1, description=f"{POSITIVE}, or null for torch's default")
+    threads: int | None = Field(ge=1, le=CORES, description=f"from 1 to this machine's {CORES} cores, or null")
     timeout: float = Field(gt=0, description=SECONDS)
     api_key_env: str | None = Field(description="the name of an environment variable, or null for no key")
     api_key: str | None = Field(repr=False, description="read from the variable serve.api_key_env names, not a file")
