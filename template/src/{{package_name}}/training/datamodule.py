@@ -17,7 +17,10 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ..errors import UserError
+from ..utils.logging import get_logger
 from ..utils.paths import PACKAGE
+
+log = get_logger(__name__)
 
 SPLITS = ("train", "val", "test")
 
@@ -122,18 +125,39 @@ class PackedDataModule(L.LightningDataModule):
         self.num_workers, self.seed = num_workers, seed
         self.meta = read_meta(self.data_dir)
         self.chat = self.meta.get("format") == "chat_padded"
-        empty = [split for split in SPLITS if self.chat and not self.meta["rows"][split]]
-        if empty:
-            raise UserError(
-                f"the {empty[0]} split of {self.data_dir} holds no conversation: add data, or change "
-                "data.split's fractions, and prepare again"
-            )
+        if self.chat:
+            self._check_chat_targets()
         for split in SPLITS if not self.chat else ():
             available = self.meta["tokens"][split]
             if available <= block_size:
                 raise UserError(
                     f"the context length {block_size} does not fit the {split} split ({available} tokens): "
                     "lower model.block_size or prepare more data"
+                )
+
+    def _check_chat_targets(self) -> None:
+        """Every split needs conversations with assistant tokens inside the window, or its loss is undefined."""
+        for split in SPLITS:
+            if not self.meta["rows"][split]:
+                raise UserError(
+                    f"the {split} split of {self.data_dir} holds no conversation: add data, or change "
+                    "data.split's fractions, and prepare again"
+                )
+            rows = ChatRows(self._path(split), self.meta, self.block_size)
+            mask = rows._memmaps()[1]
+            trained = int((mask[:, 1 : rows.length] == 1).any(axis=1).sum())
+            if trained == 0:
+                raise UserError(
+                    f"no conversation of the {split} split in {self.data_dir} has an assistant token within the "
+                    f"first {rows.length - 1} tokens: raise model.block_size, or add data and prepare again"
+                )
+            if trained < len(rows):
+                log.warning(
+                    "%d of %d %s conversations have no assistant token within model.block_size=%d: they add no loss",
+                    len(rows) - trained,
+                    len(rows),
+                    split,
+                    self.block_size,
                 )
 
     @property
