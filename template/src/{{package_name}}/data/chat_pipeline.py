@@ -58,6 +58,7 @@ def prepare_chat_data(cfg: DictConfig) -> dict:
         dtype = choose_dtype(vocab_size, data.dtype)
         tokenizer.save(str(staging / "tokenizer.json"))
         (staging / "chat_template.jinja").write_text(template.source, encoding="utf-8")
+        write_tokenizer_config(staging, template)
         eos_id, pad_id = special_ids(tokenizer, template)
         stats = {
             name: write_split(splits[name], tokenizer, template, staging, name, dtype, pad_id, data) for name in SPLITS
@@ -205,3 +206,10 @@ def special_ids(tokenizer: Tokenizer, template: ChatTemplate) -> tuple[int | Non
     eos_id = ids.get("eos_token")
     pad_id = ids.get("pad_token")
     return eos_id, pad_id if pad_id is not None else eos_id if eos_id is not None else 0
+
+
+def write_tokenizer_config(folder: Path, template: ChatTemplate) -> None:
+    """tokenizer_config.json beside tokenizer.json: the chat template and special tokens go with the tokenizer
+    (export format=hf copies it, so AutoTokenizer's apply_chat_template works on the exported model)."""
+    config = {"tokenizer_class": "PreTrainedTokenizerFast", **template.special_tokens, "chat_template": template.source}
+    (folder / "tokenizer_config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,8 +37,8 @@ def train_tokenizer(
     return tokenizer
 
 
-def load_tokenizer(path: str | Path) -> Tokenizer:
-    """Load a `tokenizer.json`, which must define the end-of-text token."""
+def load_tokenizer(path: str | Path, require_eot: bool = True) -> Tokenizer:
+    """Load a `tokenizer.json`; packed pretraining data needs its end-of-text token (require_eot)."""
     path = Path(path).expanduser()
     if not path.is_file():
         raise DataError(
@@ -48,7 +49,7 @@ def load_tokenizer(path: str | Path) -> Tokenizer:
         tokenizer = Tokenizer.from_file(str(path))
     except Exception as err:  # tokenizers raises a bare Exception on malformed files
         raise DataError(f"{path} is not a valid tokenizer.json ({err}); use a file saved by HF tokenizers") from err
-    if tokenizer.token_to_id(EOT_TOKEN) is None:
+    if require_eot and tokenizer.token_to_id(EOT_TOKEN) is None:
         raise DataError(f"{path} has no '{EOT_TOKEN}' token: add it as a special token or train a new tokenizer")
     return tokenizer
 
@@ -57,3 +58,18 @@ def eot_id(tokenizer: Tokenizer) -> int:
     token_id = tokenizer.token_to_id(EOT_TOKEN)
     assert token_id is not None, f"{EOT_TOKEN} is a special token of every trained or loaded tokenizer"
     return token_id
+
+
+def eos_id_of(tokenizer_path: Path, tokenizer: Tokenizer) -> int | None:
+    """The end-of-sequence id: the eos_token of tokenizer_config.json beside the file (a model's own, or chat
+    data's), else the end-of-text token, else None."""
+    config_path = Path(tokenizer_path).with_name("tokenizer_config.json")
+    if config_path.is_file():
+        try:
+            eos = json.loads(config_path.read_text(encoding="utf-8")).get("eos_token")
+        except (ValueError, AttributeError) as err:
+            raise DataError(f"{config_path} is not a JSON object ({err}): copy the model's file again") from err
+        eos = eos.get("content") if isinstance(eos, dict) else eos
+        if isinstance(eos, str) and tokenizer.token_to_id(eos) is not None:
+            return tokenizer.token_to_id(eos)
+    return tokenizer.token_to_id(EOT_TOKEN)

@@ -33,7 +33,7 @@ def export_checkpoint(cfg: DictConfig) -> dict:
     checkpoint = load_checkpoint(cfg.ckpt_path)
     model = checkpoint.gpt()
     tokenizer_path = Path(cfg.tokenizer_path).expanduser()
-    vocab = load_tokenizer(tokenizer_path).get_vocab_size()
+    vocab = load_tokenizer(tokenizer_path, require_eot=False).get_vocab_size()
     if vocab > model.config.vocab_size:
         raise UserError(
             f"{tokenizer_path} has {vocab} tokens, more than the model's {model.config.vocab_size}: "

@@ -11,7 +11,7 @@ import json
 import shutil
 from pathlib import Path
 
-from ..data.tokenizer import EOT_TOKEN, eot_id, load_tokenizer
+from ..data.tokenizer import EOT_TOKEN, eos_id_of, load_tokenizer
 from ..models import GPT
 from ..models.hf import save_hf
 
@@ -20,11 +20,15 @@ TOKENIZER_CONFIG = "tokenizer_config.json"
 
 
 def write_hf_directory(folder: Path, model: GPT, tokenizer_path: Path) -> Path:
-    """config.json, generation_config.json, the weights and the tokenizer files in `folder`."""
-    eos = eot_id(load_tokenizer(tokenizer_path))
+    """config.json, generation_config.json, the weights and the tokenizer files in `folder`.
+
+    A tokenizer_config.json beside the tokenizer (a model's own, or chat data's with its chat template
+    and eos token) goes with it; otherwise one for the project's own tokenizer is written.
+    """
+    eos = eos_id_of(tokenizer_path, load_tokenizer(tokenizer_path, require_eot=False))
     directory = save_hf(model, folder, eos_token_id=eos)
     shutil.copyfile(tokenizer_path, directory / "tokenizer.json")
-    beside = tokenizer_path.with_name(TOKENIZER_CONFIG)  # a model's own tokenizer (and chat template), if any
+    beside = tokenizer_path.with_name(TOKENIZER_CONFIG)
     if beside.is_file():
         shutil.copyfile(beside, directory / TOKENIZER_CONFIG)
     else:
