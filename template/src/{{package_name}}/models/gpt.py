@@ -12,6 +12,7 @@ import math
 import torch
 import torch.nn as nn
 from torch.nn import functional as F
+from torch.utils.checkpoint import checkpoint
 
 from .config import GPTConfig
 from .moe import MoE
@@ -172,6 +173,8 @@ class GPT(nn.Module):
         if config.tie_embeddings:
             self.transformer.wte.weight = self.lm_head.weight  # weight tying, as GPT-2
         self.aux_loss = torch.zeros(())  # summed MoE load-balancing loss of the last forward
+        # Recompute each block's activations in the backward pass instead of keeping them: less memory, more compute.
+        self.gradient_checkpointing = False
 
         self.apply(self._init_weights)
         for name, param in self.named_parameters():  # residual projections: GPT-2's scaled init
@@ -234,8 +237,12 @@ class GPT(nn.Module):
             if padded:
                 rope = (rope[0].unsqueeze(1), rope[1].unsqueeze(1))
         x = self.transformer.drop(x)
+        recompute = self.gradient_checkpointing and self.training and torch.is_grad_enabled() and kv_cache is None
         for block in self.transformer.h:
-            x = block(x, rope, kv_cache, attn_mask)
+            if recompute:
+                x = checkpoint(block, x, rope, None, attn_mask, use_reentrant=False)
+            else:
+                x = block(x, rope, kv_cache, attn_mask)
         if kv_cache is not None:
             kv_cache.length += idx.size(1)
             if padded:

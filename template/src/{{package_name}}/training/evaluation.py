@@ -32,7 +32,7 @@ def evaluate(cfg: DictConfig) -> dict:
             f"({model_config['vocab_size']}): evaluate on the data set the checkpoint was trained on"
         )
     module = GPTLitModule(**checkpoint.hyper_parameters)
-    module.model.load_state_dict(checkpoint.state_dict)
+    module.model = checkpoint.gpt()  # a LoRA checkpoint: its adapter merged into the base
     trainer = hydra.utils.instantiate(cfg.trainer, logger=instantiate_loggers(cfg.get("logger")), callbacks=[])
     test_loss = trainer.test(module, datamodule=datamodule, verbose=False)[0]["test/loss"]
     log.info("test loss %.4f, perplexity %.2f", test_loss, math.exp(test_loss))

@@ -6,7 +6,8 @@ Returns the stage summary; `val_loss_last` is what a hyper-parameter sweep optim
 from __future__ import annotations
 
 import math
-from dataclasses import asdict
+from dataclasses import asdict, replace
+from pathlib import Path
 
 import hydra
 import lightning as L
@@ -16,7 +17,8 @@ from lightning.pytorch.callbacks import ProgressBar
 from omegaconf import DictConfig, OmegaConf
 
 from ..errors import UserError
-from ..models.hf import config_from_hf, load_hf_weights, read_hf_config
+from ..models import GPTConfig
+from ..models.hf import config_from_hf, read_hf_config
 from ..utils.instantiate import (
     check_logger_packages,
     instantiate_callbacks,
@@ -25,7 +27,8 @@ from ..utils.instantiate import (
 from ..utils.logging import get_logger
 from .alerts import fired_alerts
 from .callbacks import token_throughput
-from .checkpoints import check_model_matches
+from .checkpoints import check_model_matches, load_base, load_checkpoint
+from .finetune import adapter_summary, add_adapter, check_finetune, describe_base, uses_adapter
 from .lit_module import GPTLitModule
 from .sweep import check_sweep_trainer
 
@@ -35,6 +38,8 @@ log = get_logger(__name__)
 def train(cfg: DictConfig) -> dict:
     check_hardware(cfg.trainer)
     check_logger_packages(cfg.get("logger"))
+    finetune = plain(cfg.finetune) if cfg.get("finetune") else {"method": "none"}
+    check_finetune(finetune, cfg.get("pretrained"))
     L.seed_everything(cfg.seed, workers=True)
     log.info("Instantiating datamodule <%s>", cfg.datamodule._target_)
     datamodule = hydra.utils.instantiate(cfg.datamodule)
@@ -42,16 +47,26 @@ def train(cfg: DictConfig) -> dict:
         model_config = pretrained_config(cfg.pretrained, cfg.model, datamodule.vocab_size)
     else:
         model_config = model_config_for(cfg.model, datamodule.vocab_size)
+    base = describe_base(cfg.pretrained) if uses_adapter(finetune) else None
     if cfg.ckpt_path:
-        check_model_matches(cfg.ckpt_path, model_config)
+        check_model_matches(cfg.ckpt_path, model_config, finetune["method"], base)
 
     log.info("Instantiating model <%s>", GPTLitModule.__name__)
     module = GPTLitModule(
-        model=model_config, optimizer=plain(cfg.optimizer), scheduler=plain(cfg.scheduler), compile=cfg.compile
+        model=model_config,
+        optimizer=plain(cfg.optimizer),
+        scheduler=plain(cfg.scheduler),
+        compile=cfg.compile,
+        finetune=finetune,
+        base=base,
     )
     if cfg.get("pretrained"):
         log.info("Loading pretrained weights from %s", cfg.pretrained)
-        load_hf_weights(module.model, cfg.pretrained)
+        load_base(module.model, cfg.pretrained)
+    adapter = {}
+    if uses_adapter(finetune):  # after the base weights: the adapter starts as a no-op on them
+        add_adapter(module.model, finetune)
+        adapter = adapter_summary(module.model)
     callbacks = instantiate_callbacks(cfg.get("callbacks"))
     if not cfg.trainer.get("enable_progress_bar", True):  # the trainer's switch wins over callbacks.progress_bar
         callbacks = [callback for callback in callbacks if not isinstance(callback, ProgressBar)]
@@ -76,6 +91,7 @@ def train(cfg: DictConfig) -> dict:
         "checkpoint": best or (checkpoint.last_model_path if checkpoint else ""),
         "last_checkpoint": checkpoint.last_model_path if checkpoint else "",
         "num_params": module.model.num_params(),
+        **adapter,
         "run_dir": cfg.paths.output_dir,
         "alerts": fired_alerts(trainer),
     }
@@ -111,13 +127,19 @@ def model_config_for(model_cfg: DictConfig, data_vocab_size: int) -> dict:
 
 
 def pretrained_config(directory: str, model_cfg: DictConfig, data_vocab_size: int) -> dict:
-    """The shape of the Hugging Face checkpoint in `directory` (its config.json), not of `model=`.
+    """The shape of the Hugging Face checkpoint in `directory` (its config.json) or of one of our training
+    checkpoints (a .ckpt file), not of `model=`.
 
     Only model.dropout applies, and model.block_size as the training window: a rotary model is built
     that long (positions are computed), a learned position table keeps the checkpoint's length.
     """
-    hf_config = read_hf_config(directory)
-    config = config_from_hf(hf_config, dropout=model_cfg.dropout)
+    ours = Path(directory).expanduser().is_file()
+    if ours:
+        trained = {**load_checkpoint(directory).model_config, "dropout": model_cfg.dropout}
+        config = GPTConfig(**trained)
+    else:
+        hf_config = read_hf_config(directory)
+        config = config_from_hf(hf_config, dropout=model_cfg.dropout)
     window = model_cfg.block_size
     if window > config.block_size:
         raise UserError(
@@ -125,17 +147,14 @@ def pretrained_config(directory: str, model_cfg: DictConfig, data_vocab_size: in
             f"set model.block_size={config.block_size} or less"
         )
     if config.position == "rope":
-        config = config_from_hf(hf_config, dropout=model_cfg.dropout, block_size=window)
+        config = replace(config, block_size=window)
     if config.vocab_size < data_vocab_size:
+        tokenizer = "the tokenizer it was trained with" if ours else f"data.tokenizer.path={directory}/tokenizer.json"
         raise UserError(
             f"the prepared data has {data_vocab_size} token ids but {directory} knows {config.vocab_size}: prepare the "
-            f"data with the model's own tokenizer (prepare data.tokenizer.path={directory}/tokenizer.json)"
+            f"data with the model's own tokenizer (prepare {tokenizer})"
         )
-    log.info(
-        "Model shape from %s/config.json (%s); model.* other than dropout and block_size do not apply",
-        directory,
-        hf_config.get("model_type"),
-    )
+    log.info("Model shape from %s; model.* other than dropout and block_size do not apply", directory)
     return asdict(config)
 
 

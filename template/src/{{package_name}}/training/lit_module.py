@@ -1,7 +1,8 @@
 """The LightningModule: a GPT, its loss and perplexity, AdamW with warmup + cosine decay.
 
 Its hyper-parameters are plain dicts, so checkpoints hold only tensors, numbers, strings and
-dicts and load with torch's default `weights_only=True`.
+dicts and load with torch's default `weights_only=True`. With a LoRA adapter (training.finetune) the
+checkpoints hold the adapter's weights only; the frozen base comes from the run's `pretrained`.
 """
 
 from __future__ import annotations
@@ -14,20 +15,61 @@ from torch.optim.lr_scheduler import LambdaLR
 from torchmetrics import MeanMetric
 
 from ..models import GPT, GPTConfig
+from .finetune import uses_adapter
 from .schedule import warmup_cosine
 
 
 class GPTLitModule(L.LightningModule):
-    def __init__(self, model: dict, optimizer: dict, scheduler: dict, compile: bool = False):
+    def __init__(
+        self,
+        model: dict,
+        optimizer: dict,
+        scheduler: dict,
+        compile: bool = False,
+        finetune: dict | None = None,  # configs/finetune; None: all weights train (older checkpoints)
+        base: dict | None = None,  # a LoRA run's base model (training.finetune.describe_base)
+    ):
         super().__init__()
         self.save_hyperparameters()
         self.model = GPT(GPTConfig(**model))
+        self.model.gradient_checkpointing = bool((finetune or {}).get("gradient_checkpointing"))
         self.val_loss, self.test_loss = MeanMetric(), MeanMetric()
 
     def configure_model(self) -> None:
         if self.hparams["compile"] and not getattr(self, "_compiled", False):
             self.model.compile()  # in place: parameter names (and checkpoints) stay the same
             self._compiled = True
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        """A LoRA run saves its adapter only: the frozen base is the pretrained model the hyper-parameters name.
+
+        Every checkpoint holds torch's random generators too: Lightning restores weights, optimizer, loop and
+        data position, not them, so dropout (LoRA's 0.05) would draw other masks after a resume. They are
+        set again just before the first resumed batch (on_train_batch_start): creating the data loaders'
+        iterators on resume draws from the same generator.
+        """
+        checkpoint["rng_states"] = {"torch": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            checkpoint["rng_states"]["cuda"] = torch.cuda.get_rng_state_all()
+        if uses_adapter(self.hparams.get("finetune")):
+            trainable = {name for name, param in self.named_parameters() if param.requires_grad}
+            checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in trainable}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """Complete an adapter-only state dict with this module's frozen base, so Lightning's strict load still
+        checks that every adapter weight is there and nothing else is."""
+        self._resumed_rng_states = checkpoint.get("rng_states")
+        if uses_adapter(self.hparams.get("finetune")):
+            trainable = {name for name, param in self.named_parameters() if param.requires_grad}
+            frozen = {k: v for k, v in self.state_dict().items() if k not in trainable}
+            checkpoint["state_dict"] = {**frozen, **checkpoint["state_dict"]}
+
+    def on_train_batch_start(self, batch, batch_idx) -> None:
+        rng, self._resumed_rng_states = getattr(self, "_resumed_rng_states", None), None
+        if rng:
+            torch.set_rng_state(rng["torch"])
+            if "cuda" in rng and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(rng["cuda"])
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
         return self.model(idx, targets)
