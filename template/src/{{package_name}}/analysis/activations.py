@@ -1,6 +1,6 @@
 """MLP activations per layer: their distribution, and units that are dead or saturated.
 
-Over the analysed tokens, a unit is *dead* when its GELU output never rises above
+Over the analysed tokens, a unit is *dead* when its activation (GELU, or SwiGLU's SiLU gate) never rises above
 `dead_threshold` (it never fires, so it passes no gradient worth having), and *saturated* when
 its pre-activation is beyond +-`saturation` on at least `saturated_fraction` of the tokens
 (GELU is flat or linear there: the unit adds no non-linearity).
@@ -33,13 +33,13 @@ class LayerHealth:
 
 @torch.no_grad()
 def mlp_activations(model: GPT, idx: torch.Tensor) -> list[list[Part]]:
-    """Per layer, one (pre, post) pair of (tokens, units) GELU inputs and outputs per MLP (one per expert)."""
+    """Per layer, one (pre, post) pair of (tokens, units) activation inputs and outputs per MLP (one per expert)."""
     blocks = [module for module in model.modules() if isinstance(module, Block)]
     captured: dict[int, list[Part]] = {i: [] for i in range(len(blocks))}
     hooks = []
     for layer, block in enumerate(blocks):
         for module in block.mlp.modules():
-            if isinstance(module, nn.GELU):
+            if isinstance(module, nn.GELU | nn.SiLU):
                 hooks.append(module.register_forward_hook(_recorder(captured[layer])))
     try:
         model(idx)

@@ -110,15 +110,15 @@ class MLP(nn.Module):
         self.swiglu = config.mlp == "swiglu"
         width = config.mlp_width
         self.c_fc = nn.Linear(config.n_embd, 2 * width if self.swiglu else width, bias=config.bias)
-        self.gelu = nn.GELU(approximate="tanh")
+        self.act = nn.SiLU() if self.swiglu else nn.GELU(approximate="tanh")  # a module: analyze hooks it
         self.c_proj = nn.Linear(width, config.n_embd, bias=config.bias)
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.swiglu:
             gate, up = self.c_fc(x).chunk(2, dim=-1)
-            return self.dropout(self.c_proj(F.silu(gate) * up))
-        return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))
+            return self.dropout(self.c_proj(self.act(gate) * up))
+        return self.dropout(self.c_proj(self.act(self.c_fc(x))))
 
 
 def norm(config: GPTConfig) -> nn.Module:
@@ -253,7 +253,11 @@ class GPT(nn.Module):
         self.aux_loss = torch.stack(aux).sum() if aux else logits.new_zeros(())
         loss = None
         if targets is not None:
-            loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1), ignore_index=-1)
+            # Mean over the targets that count (-1: no loss, e.g. chat prompts); none at all gives 0, not NaN.
+            losses = F.cross_entropy(
+                logits.view(-1, logits.size(-1)), targets.view(-1), ignore_index=-1, reduction="sum"
+            )
+            loss = losses / (targets != -1).sum().clamp(min=1)
             if aux:
                 loss = loss + self.config.moe_aux_weight * self.aux_loss
         return logits, loss
