@@ -101,6 +101,18 @@ def test_minimal_project_trains_and_passes_its_own_fast_tests(template_repo, tmp
     training = json.loads(Path(trained.stdout.strip().splitlines()[-1]).read_text())
     assert training["global_step"] == 40 and training["val_loss_last"] < 0.5 * training["val_loss_first"]
 
+    # `make demo-finetune`: a stand-in Llama, chat data, LoRA, evaluate, INT8 + Hugging Face export (no server here)
+    demo = run(sys.executable, "-m", f"{package}.finetune_demo", cwd=project)
+    assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+    hf_dir = Path(demo.stdout.strip().splitlines()[-1])
+    assert hf_dir == project / "artifacts" / "v1" / "hf"
+    assert json.loads((hf_dir / "config.json").read_text())["architectures"] == ["LlamaForCausalLM"]
+    runs = sorted((project / "logs" / "train" / "runs").glob("*/summary.json"))  # the smoke run, then the LoRA one
+    lora = json.loads(runs[-1].read_text())
+    assert lora["global_step"] == 100 and lora["val_loss_last"] < lora["val_loss_first"], lora
+    assert only_summary(project, "evaluate")["test_loss"] < lora["val_loss_first"]  # assistant tokens only
+    assert git(project, "status", "--porcelain") == "", "models, data, logs and artifacts must be git-ignored"
+
     tests = run(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not slow", cwd=project)
     assert tests.returncode == 0, tests.stdout[-3000:] + tests.stderr[-3000:]
     assert " passed" in tests.stdout and "failed" not in tests.stdout

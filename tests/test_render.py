@@ -56,12 +56,13 @@ def ruff(*args: str) -> subprocess.CompletedProcess:
 
 
 def copied_verbatim(package: str) -> set[str]:
-    """Project paths of the template's plain (non-.jinja) files, which copier copies without rendering."""
+    """Project paths whose Jinja-like text is content: the template's plain (non-.jinja) files, which copier
+    copies without rendering, and templates that print Jinja on purpose inside {% raw %} (chat templates)."""
     template = REPO_ROOT / "template"
     paths = set()
     for path in template.rglob("*"):
-        if path.is_file() and path.suffix != ".jinja":
-            name = re.sub(r"\{%.*?%\}", "", path.relative_to(template).as_posix())
+        if path.is_file() and (path.suffix != ".jinja" or "{% raw %}" in path.read_text(encoding="utf-8")):
+            name = re.sub(r"\{%.*?%\}", "", path.relative_to(template).as_posix()).removesuffix(".jinja")
             paths.add(name.replace("{{package_name}}", package))
     return paths
 

@@ -1,4 +1,4 @@
-"""Benchmarks of this project's own stages: `make bench`, or `python -m <package>.bench data|train|export`.
+"""Benchmarks of this project's own stages: `make bench`, or `python -m <package>.bench data|train|export|finetune`.
 
 `data` measures the prepare stage on generated corpora, each number against a baseline run in
 this same script (absolute times on shared machines mean little):
@@ -17,4 +17,7 @@ gradient clipping and precision, for the `small` and `tiny` model presets on ran
 `export` trains the `tiny` and `small` presets briefly on a generated corpus, exports each and
 compares its INT8 model with the fp32 one: bytes (goal <= 0.30x), val perplexity (goal <= +1%)
 and greedy generate latency with the KV cache (goal <= 0.6x), both models timed interleaved.
+
+`finetune` trains one Llama-shaped model with LoRA and with full fine-tuning on the same batches,
+each side in its own process: LoRA / full training memory (goal <= 0.6) and tokens/s (goal >= 1.0).
 """
