@@ -15,9 +15,14 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 import jinja2
+from jinja2.exceptions import SecurityError
 from jinja2.ext import Extension, loopcontrols
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -32,6 +37,10 @@ DEFAULT_CHAT_TEMPLATE = (
 )
 DEFAULT_TEMPLATE_TOKENS = ("<|im_start|>", "<|im_end|>")
 DEFAULT_EOS_TOKEN = "<|im_end|>"
+# Bounds on what a chat template (code from a downloaded file) may cost per render.
+MAX_CHARS = 10_000_000
+MAX_EXPONENT = 4096
+RENDER_SECONDS = 10.0
 MIN_JINJA = (3, 1, 6)  # older versions have known sandbox escapes (transformers refuses them too)
 
 Span = tuple[int, int]
@@ -59,6 +68,44 @@ def _tojson(value, ensure_ascii=False, indent=None, separators=None, sort_keys=F
     return json.dumps(value, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
 
 
+class BoundedSandbox(ImmutableSandboxedEnvironment):
+    """The sandbox, with `*` and `**` refused when their result would be huge ('a' * 10**9, 9 ** 10**7)."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context, operator: str, left, right):
+        if operator == "*":
+            for sequence, times in ((left, right), (right, left)):
+                if (
+                    isinstance(sequence, str | list | tuple)
+                    and isinstance(times, int)
+                    and len(sequence) * times > MAX_CHARS
+                ):
+                    raise SecurityError(f"a chat template may not build sequences over {MAX_CHARS:,} items")
+        if operator == "**" and isinstance(right, int) and right > MAX_EXPONENT:
+            raise SecurityError(f"a chat template may not raise to powers over {MAX_EXPONENT}")
+        return super().call_binop(context, operator, left, right)
+
+
+@contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Stop a render that runs longer than `seconds` (a template looping 10**10 times); main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(_signum, _frame):
+        raise TimeoutError(f"rendering took over {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def at(where: str) -> str:
     return f"{where}: " if where else ""
 
@@ -72,9 +119,7 @@ class ChatTemplate:
             raise DataError(
                 f"jinja2 {jinja2.__version__} is too old to run chat templates safely: pip install 'jinja2>=3.1.6'"
             )
-        env = ImmutableSandboxedEnvironment(
-            trim_blocks=True, lstrip_blocks=True, extensions=[GenerationTag, loopcontrols]
-        )
+        env = BoundedSandbox(trim_blocks=True, lstrip_blocks=True, extensions=[GenerationTag, loopcontrols])
         env.filters["tojson"] = _tojson
         env.globals.update(raise_exception=_raise_exception, strftime_now=lambda fmt: datetime.now().strftime(fmt))
         try:
@@ -87,10 +132,16 @@ class ChatTemplate:
 
     def render(self, messages: list[dict[str, str]], add_generation_prompt: bool = False, where: str = "") -> str:
         """The conversation as the template writes it; a DataError starting with `where` when it refuses it."""
+        variables = dict(messages=messages, add_generation_prompt=add_generation_prompt, **self.special_tokens)
         try:
-            return self._template.render(
-                messages=messages, add_generation_prompt=add_generation_prompt, **self.special_tokens
-            )
+            with time_limit(RENDER_SECONDS):
+                parts, size = [], 0
+                for part in self._template.generate(**variables):
+                    parts.append(part)
+                    size += len(part)
+                    if size > MAX_CHARS:
+                        raise SecurityError(f"the rendered text is over {MAX_CHARS:,} characters")
+                return "".join(parts)
         except Exception as err:  # raise_exception, a sandbox refusal or a bug in the template's own logic
             message = str(err).splitlines()[0] if str(err) else type(err).__name__
             raise DataError(
