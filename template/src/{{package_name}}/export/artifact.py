@@ -1,7 +1,8 @@
 """An artifact folder: write its model files, and load one back after verifying every file's sha256.
 
 Layout of `artifacts/<version>/`: model.safetensors (fp32), model-int8.safetensors, config.json
-(GPTConfig), tokenizer.json, export_config.yaml (the resolved export config) and manifest.json.
+(GPTConfig), tokenizer.json (and its tokenizer_config.json, if it has one), export_config.yaml (the
+resolved export config) and manifest.json.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from .registry import Registry
 
 CONFIG = "config.json"
 TOKENIZER = "tokenizer.json"
+TOKENIZER_CONFIG = "tokenizer_config.json"
 WEIGHTS = {"fp32": "model.safetensors", "int8": "model-int8.safetensors"}
 
 
@@ -45,6 +47,9 @@ def write_model_files(folder: Path, model: GPT, int8_model: GPT, tokenizer_path:
     metadata = {"precision": "int8", "quantization": "symmetric int8 weights, one fp32 scale per output row"}
     save_model(int8_model, str(folder / WEIGHTS["int8"]), metadata=metadata)
     shutil.copyfile(tokenizer_path, folder / TOKENIZER)
+    beside = tokenizer_path.with_name(TOKENIZER_CONFIG)  # its eos token and chat template, when it has them
+    if beside.is_file():
+        shutil.copyfile(beside, folder / TOKENIZER_CONFIG)
 
 
 def load_artifact(artifact: str | Path | None, artifacts_dir: str | Path, precision: str = "int8") -> LoadedArtifact:

@@ -14,7 +14,7 @@ import torch
 from fastapi.responses import JSONResponse
 from tokenizers import Tokenizer
 
-from ..data.tokenizer import eot_id
+from ..data.tokenizer import EOT_TOKEN
 from ..models.gpt import GPT
 from .engine import Completion, RowFailure, complete, complete_each
 from .metrics import Metrics
@@ -29,6 +29,7 @@ class ServedModel:
     tokenizer: Tokenizer
     version: str
     precision: str  # "fp32" | "int8"
+    eos_id: int | None = None  # where generation stops: the artifact's eos token; None: <|endoftext|>, if any
 
 
 class CompletionAPI(ls.LitAPI):
@@ -61,8 +62,8 @@ class CompletionAPI(ls.LitAPI):
             torch.set_num_threads(self.threads)
         served = self.source()
         self.model, self.tokenizer = served.model.to(device).eval(), served.tokenizer
-        self.version, self.eos_id = served.version, eot_id(served.tokenizer)
-        probe = CompletionRequest((self.eos_id,), max_tokens=1, temperature=0.0)
+        self.version, self.eos_id = served.version, stop_token(served)
+        probe = CompletionRequest((max(self.eos_id, 0),), max_tokens=1, temperature=0.0)
         complete(self.model, self.tokenizer, [probe], self.eos_id)  # it answers before /health says ready
         with self.ready_workers.get_lock():
             self.ready_workers.value += 1
@@ -101,3 +102,11 @@ class CompletionAPI(ls.LitAPI):
             "usage": {**usage, "total_tokens": output.prompt_tokens + output.completion_tokens},
         }
         return JSONResponse(completion)
+
+
+def stop_token(served: ServedModel) -> int:
+    """The id that ends a completion: the artifact's eos, else <|endoftext|>, else -1 (only max_tokens stops)."""
+    if served.eos_id is not None:
+        return served.eos_id
+    token_id = served.tokenizer.token_to_id(EOT_TOKEN)
+    return -1 if token_id is None else token_id
