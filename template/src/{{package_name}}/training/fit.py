@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from ..errors import UserError
 from ..models import GPTConfig
-from ..models.hf import config_from_hf, read_hf_config
+from ..models.hf import check_fits, config_from_hf, read_hf_config
 from ..utils.instantiate import (
     check_logger_packages,
     instantiate_callbacks,
@@ -154,6 +154,8 @@ def pretrained_config(directory: str, model_cfg: DictConfig, data_vocab_size: in
             f"the prepared data has {data_vocab_size} token ids but {directory} knows {config.vocab_size}: prepare the "
             f"data with the model's own tokenizer (prepare {tokenizer})"
         )
+    if not ours:
+        check_fits(directory, config)  # config.json's sizes against the stored tensors, before allocating
     log.info("Model shape from %s; model.* other than dropout and block_size do not apply", directory)
     return asdict(config)
 

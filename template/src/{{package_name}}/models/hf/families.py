@@ -17,6 +17,7 @@ ARCHITECTURES = {
     "mistral": "MistralForCausalLM",
     "qwen2": "Qwen2ForCausalLM",
 }
+MAX_ROPE_POSITIONS = 2**22  # the longest published contexts (about 10**6) fit; a typo of 10**12 does not
 SUPPORTED = ", ".join(f"{family} ({architecture})" for family, architecture in ARCHITECTURES.items())
 # Fields that decide what a model computes: a checkpoint loads only into a model that agrees on all of them.
 # (label, how to read it); n_kv_head, mlp_hidden and qkv_bias are compared as they resolve.
@@ -66,6 +67,11 @@ def config_from_hf(hf_config: dict[str, Any], **overrides: Any) -> GPTConfig:
     try:
         fields = gpt2_fields(hf_config) if family == "gpt2" else llama_fields(hf_config, family)
         block_size = overrides.get("block_size", fields["block_size"])
+        if fields["position"] == "rope" and block_size > MAX_ROPE_POSITIONS:
+            raise HFCheckpointError(
+                f"{block_size} positions is more than the rotary tables are built for ({MAX_ROPE_POSITIONS}): "
+                "pass block_size=<the context you need> (model.block_size when training)."
+            )
         if fields["position"] == "learned" and block_size != fields["block_size"]:
             raise HFCheckpointError(
                 f"block_size={block_size} differs from the checkpoint's n_positions={fields['block_size']}, "

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
@@ -21,11 +22,13 @@ from typing import Any
 import torch
 from safetensors import SafetensorError, safe_open
 
+from ..config import GPTConfig
 from ..gpt import GPT
 from .families import HFCheckpointError, config_from_hf, family_of, mismatches
 from .names import TensorName, hf_key, ignored, tensor_names
 
 INDEX = "model.safetensors.index.json"
+LAYER_INDEX = re.compile(r"(?:^|\.)(?:layers|h)\.(\d+)\.")  # model.layers.3. (Llama family), transformer.h.3. (GPT-2)
 FLOAT_DTYPES = ("F64", "F32", "F16", "BF16")  # safetensors' names of the dtypes weights come in
 BLOCK_ELEMENTS = 4 * 2**20
 # isfinite makes temporaries as large as its input: in pieces, peak RSS stays 1.14-1.17x (whole blocks: 1.45x).
@@ -88,9 +91,39 @@ def index_weight_map(path: Path) -> dict[str, str]:
 def load_hf(directory: str | Path, dtype: torch.dtype = torch.float32, **overrides: Any) -> GPT:
     """A native model with the checkpoint's shape and weights (in dtype, on the CPU); overrides as config_from_hf."""
     config = config_from_hf(read_hf_config(directory), **overrides)
+    check_fits(directory, config)
     with torch.device("meta"):
         model = GPT(config).to(dtype)
     return load_hf_weights(model.materialize("cpu"), directory)
+
+
+def check_fits(directory: str | Path, config: GPTConfig) -> None:
+    """Refuse, before any memory is allocated, sizes in config.json that the stored tensors do not have.
+
+    Only the safetensors headers are read, and the model is built on the meta device: a config.json
+    that claims 10**11 positions or a million layers stops here instead of in an allocation.
+    """
+    family = family_of(read_hf_config(directory))
+    shapes: dict[str, tuple[tuple[int, ...], str]] = {}
+    for shard in shard_files(directory):
+        with opened(shard) as f:
+            shapes |= {hf_key(family, key): (tuple(f.get_slice(key).get_shape()), shard.name) for key in f.keys()}  # noqa: SIM118
+    layers = {int(match[1]) for key in shapes if (match := LAYER_INDEX.search(key))}
+    if len(layers) != config.n_layer:
+        raise HFCheckpointError(
+            f"{directory}/config.json describes {config.n_layer} layers but its weights hold {len(layers)}: "
+            "does config.json belong to these weights?"
+        )
+    with torch.device("meta"):
+        targets = GPT(config).state_dict()
+    for name in tensor_names(family, config):
+        if name.hf in shapes:
+            (shape, stored_in), expected = shapes[name.hf], tuple(region_of(targets[name.ours], name).shape)
+            if shape != expected:
+                raise HFCheckpointError(
+                    f"{name.hf!r} in {stored_in} has shape {shape}, config.json implies {expected}: "
+                    "does config.json belong to these weights?"
+                )
 
 
 def load_hf_weights(model: GPT, directory: str | Path) -> GPT:
