@@ -14,6 +14,8 @@ import json
 import random
 from pathlib import Path
 
+from ..utils.atomic import ensure_text
+
 CHAT_FILE = "default_chat.jsonl"
 CHAT_SEED = 4321
 NUM_CONVERSATIONS = 1200
@@ -86,10 +88,4 @@ def chat_jsonl(chats: list[list[dict[str, str]]]) -> str:
 
 def ensure_default_chat(raw_dir: Path) -> Path:
     """Return the built-in chat file, generating it first if it is missing or altered."""
-    path, text = raw_dir / CHAT_FILE, chat_jsonl(conversations())
-    if not path.is_file() or path.read_text(encoding="utf-8") != text:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    return path
+    return ensure_text(raw_dir / CHAT_FILE, chat_jsonl(conversations()))

@@ -21,7 +21,7 @@ from tokenizers import Tokenizer
 from ..errors import DataError
 from .chat_records import Conversation
 from .chat_template import DEFAULT_CHAT_TEMPLATE, DEFAULT_EOS_TOKEN, DEFAULT_TEMPLATE_TOKENS, ChatTemplate
-from .tokenizer import train_tokenizer
+from .tokenizer import load_tokenizer, train_tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +52,7 @@ def load_model_tokenizer(path: Path) -> tuple[Tokenizer, ChatTemplate]:
             f"data.tokenizer.path '{path}' holds no tokenizer.json: point it at a Hugging Face model directory "
             "or its tokenizer.json, or set data.tokenizer.path=null to train one"
         )
-    try:
-        tokenizer = Tokenizer.from_file(str(file))
-    except Exception as err:  # tokenizers raises a bare Exception on malformed files
-        raise DataError(f"{file} is not a valid tokenizer.json ({err}); use a file saved by HF tokenizers") from err
+    tokenizer = load_tokenizer(file, require_eot=False)  # a model's own vocabulary need not have <|endoftext|>
     config = read_tokenizer_config(directory / "tokenizer_config.json")
     texts = {key: token_text(config.get(key)) for key in SPECIAL_TOKEN_KEYS}
     special_tokens = {key: text for key, text in texts.items() if text is not None}

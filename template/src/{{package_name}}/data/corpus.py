@@ -11,6 +11,8 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+from ..utils.atomic import ensure_text
+
 CORPUS_FILE = "default_corpus.txt"
 CORPUS_SEED = 1234
 NUM_DOCUMENTS = 6000
@@ -87,10 +89,4 @@ def corpus_text(num_documents: int = NUM_DOCUMENTS, seed: int = CORPUS_SEED) -> 
 
 def ensure_default_corpus(raw_dir: Path) -> Path:
     """Return the default corpus file, generating it first if it is missing or altered."""
-    path, text = raw_dir / CORPUS_FILE, corpus_text()
-    if not path.is_file() or path.read_text(encoding="utf-8") != text:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    return path
+    return ensure_text(raw_dir / CORPUS_FILE, corpus_text())

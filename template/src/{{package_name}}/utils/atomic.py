@@ -1,4 +1,4 @@
-"""All-or-nothing output directories: build in a hidden sibling, then rename into place."""
+"""All-or-nothing outputs: build in a hidden sibling, then rename into place."""
 
 from __future__ import annotations
 
@@ -30,3 +30,13 @@ def atomic_directory(target: Path) -> Iterator[Path]:
         target.rename(previous)
     staging.rename(target)
     shutil.rmtree(previous, ignore_errors=True)
+
+
+def ensure_text(path: Path, text: str) -> Path:
+    """Make `path` hold exactly `text` (written whole, then renamed) unless it already does; return it."""
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    return path
