@@ -3,9 +3,14 @@
     python bench/lifecycle.py [--repos 20] [--repeats 3] [--fleet-rounds 2] [--json PATH]
 
 - `new`    : `llm-scaffold new` (create_project) vs raw `copier.run_copy` of the same template;
-- `update` : `llm-scaffold update` (update_project) vs raw `copier.run_update`, one version;
-- `fleet`  : `fleet update` of N repositories with 2 jobs vs the same N updates one after another.
-Goals: new <= 1.2, update <= 1.2, fleet <= 0.6. Absolute times on shared machines mean little.
+- `update` : `llm-scaffold update` (update_project) vs raw `copier.run_update`, v0.1.0 -> v0.2.0 (one README
+             line: the easiest merge), and v0.2.0 -> v0.3.0 (every Python file of the template changed: >= 100);
+- `fleet`  : `fleet update` of N repositories with 2 jobs vs the same N updates one after another;
+- `remote` : `fleet remote` over N local bare repositories with 2 jobs vs 1 (bench/remote_fleet.py);
+- `job`    : the generated project's update job end to end vs a bare `llm-scaffold update` (bench/update_job.py).
+Each pair's sides run interleaved, in alternating order, and each side's fastest run counts.
+Goals: new <= 1.2, update <= 1.2, fleet <= 0.6, remote <= 0.6, job <= 1.5. Absolute times on shared machines
+mean little.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ import time
 from pathlib import Path
 
 from copier import run_copy, run_update
+from remote_fleet import remote_fleet_bench
+from update_job import update_job_bench
 
 from generator.fleet import guarded, run_fleet, update_one
 from generator.new import create_project
@@ -32,7 +39,8 @@ def git(repo: Path, *args: str) -> None:
 
 
 def make_template(dest: Path) -> Path:
-    """This checkout's template in a git repo with tags v0.1.0 and v0.2.0 (a README line added)."""
+    """This checkout's template in a git repo: v0.1.0, v0.2.0 (a README line added), v0.3.0 (a comment line
+    appended to every Python file of the template, >= 100 files)."""
     dest.mkdir(parents=True)
     for name in ("copier.yml", "template", "hooks", "CHANGELOG.md"):
         source = REPO_ROOT / name
@@ -47,6 +55,12 @@ def make_template(dest: Path) -> Path:
     readme.write_text(readme.read_text() + "\nA line added in v0.2.0.\n")
     git(dest, *identity, "commit", "--quiet", "-am", "v0.2.0")
     git(dest, "tag", "v0.2.0")
+    changed = [path for path in (dest / "template").rglob("*") if path.name.endswith((".py", ".py.jinja"))]
+    assert len(changed) >= 100, f"only {len(changed)} Python files in the template"
+    for path in changed:
+        path.write_text(path.read_text() + "# Changed in v0.3.0.\n")
+    git(dest, *identity, "commit", "--quiet", "-am", "v0.3.0")
+    git(dest, "tag", "v0.3.0")
     return dest
 
 
@@ -56,44 +70,55 @@ def timed(fn, *args, **kwargs) -> float:
     return time.perf_counter() - start
 
 
+def interleaved(repeats: int, sides: dict) -> dict[str, float]:
+    """Each side's fastest of `repeats` runs; the sides alternate which goes first."""
+    times: dict[str, list[float]] = {name: [] for name in sides}
+    for i in range(repeats):
+        order = list(sides) if i % 2 == 0 else list(reversed(sides))
+        for name in order:
+            times[name].append(sides[name](i))
+    return {name: min(runs) for name, runs in times.items()}
+
+
 def bench_new(template: Path, work: Path, repeats: int) -> dict:
-    ours, raw = [], []
-    for i in range(repeats):  # interleaved; each side's fastest run counts
-        ours.append(
-            timed(create_project, work / f"new-{i}", template=str(template), defaults=True, quiet=True, trust=True)
-        )
-        raw.append(timed(run_copy, str(template), work / f"copy-{i}", defaults=True, quiet=True, unsafe=True))
+    best = interleaved(
+        repeats,
+        {
+            "ours": lambda i: timed(
+                create_project, work / f"new-{i}", template=str(template), defaults=True, quiet=True, trust=True
+            ),
+            "raw": lambda i: timed(run_copy, str(template), work / f"copy-{i}", defaults=True, quiet=True, unsafe=True),
+        },
+    )
     return {
-        "new_s": round(min(ours), 3),
-        "copier_copy_s": round(min(raw), 3),
-        "new_ratio": round(min(ours) / min(raw), 3),
+        "new_s": round(best["ours"], 3),
+        "copier_copy_s": round(best["raw"], 3),
+        "new_ratio": round(best["ours"] / best["raw"], 3),
     }
 
 
-def projects_at_v1(template: Path, folder: Path, count: int) -> list[Path]:
-    """`count` projects of v0.1.0; the benchmark's own copy of this checkout is trusted."""
-    options = {"vcs_ref": "v0.1.0", "defaults": True, "quiet": True, "trust": True}
+def projects_at(template: Path, folder: Path, count: int, version: str = "v0.1.0") -> list[Path]:
+    """`count` projects of `version`; the benchmark's own copy of this checkout is trusted."""
+    options = {"vcs_ref": version, "defaults": True, "quiet": True, "trust": True}
     return [create_project(folder / f"p{i}", template=str(template), **options) for i in range(count)]
 
 
-def bench_update(template: Path, work: Path, repeats: int) -> dict:
-    projects = projects_at_v1(template, work / "update", 2 * repeats)
-    ours, raw = [], []
-    for i in range(repeats):
-        ours.append(timed(update_project, projects[2 * i], trust=True))
-        raw.append(
-            timed(
-                run_update,
-                str(projects[2 * i + 1]),
-                overwrite=True,
-                defaults=True,
-                skip_answered=True,
-                quiet=True,
-                unsafe=True,
-            )
-        )
-    ratio = min(ours) / min(raw)
-    return {"update_s": round(min(ours), 3), "copier_update_s": round(min(raw), 3), "update_ratio": round(ratio, 3)}
+def bench_update(template: Path, work: Path, repeats: int, start: str, target: str, label: str) -> dict:
+    """`llm-scaffold update` vs `copier update` from `start` to `target`, on fresh projects each run."""
+    projects = projects_at(template, work / f"update-{label}", 2 * repeats, start)
+
+    def raw(i: int) -> float:
+        options = {"overwrite": True, "defaults": True, "skip_answered": True, "quiet": True, "unsafe": True}
+        return timed(run_update, str(projects[2 * i + 1]), vcs_ref=target, **options)
+
+    best = interleaved(
+        repeats, {"ours": lambda i: timed(update_project, projects[2 * i], to=target, trust=True), "raw": raw}
+    )
+    return {
+        f"{label}_s": round(best["ours"], 3),
+        f"copier_{label}_s": round(best["raw"], 3),
+        f"{label}_ratio": round(best["ours"] / best["raw"], 3),
+    }
 
 
 def bench_fleet(template: Path, work: Path, repos: int, rounds: int) -> dict:
@@ -102,11 +127,11 @@ def bench_fleet(template: Path, work: Path, repos: int, rounds: int) -> dict:
     for round_ in range(rounds):
         order = ["sequential", "parallel"] if round_ % 2 == 0 else ["parallel", "sequential"]
         for side in order:
-            fleet = projects_at_v1(template, work / f"fleet-{side}-{round_}", repos)
+            fleet = projects_at(template, work / f"fleet-{side}-{round_}", repos)
             if side == "parallel":
-                sides[side].append(timed(run_fleet, "update", fleet, jobs=2, trust=True))
+                sides[side].append(timed(run_fleet, "update", fleet, jobs=2, trust=True, to="v0.2.0"))
             else:
-                one_by_one = lambda fleet=fleet: [guarded(update_one, str(p), None, True) for p in fleet]  # noqa: E731
+                one_by_one = lambda fleet=fleet: [guarded(update_one, str(p), "v0.2.0", True) for p in fleet]  # noqa: E731
                 sides[side].append(timed(one_by_one))
     parallel_s, sequential_s = min(sides["parallel"]), min(sides["sequential"])
     return {
@@ -127,8 +152,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="llm-scaffold-bench-") as scratch:
         work = Path(scratch)
         template = make_template(work / "template")
-        results = {**bench_new(template, work, args.repeats), **bench_update(template, work, args.repeats)}
+        results = bench_new(template, work, args.repeats)
+        results.update(bench_update(template, work, args.repeats, "v0.1.0", "v0.2.0", "update"))
+        results.update(bench_update(template, work, args.repeats, "v0.2.0", "v0.3.0", "update_100_files"))
         results.update(bench_fleet(template, work, args.repos, args.fleet_rounds))
+        results.update(remote_fleet_bench(template, work / "remote", args.repos, args.fleet_rounds))
+        results.update(update_job_bench(template, work / "job", args.repeats))
     print(json.dumps(results, indent=2))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")

@@ -15,10 +15,11 @@ from generator.reference import differing, drifted, reference_render
 class CheckReport:
     path: str
     version: str
-    latest: str | None
-    behind: bool
+    latest: str | None  # the latest release (version tag), None without tags
+    behind: bool  # `target` is not the project's version
     drifted: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
+    target: str = ""  # where `update` (no --to) would move: the latest release or the default branch's head
 
     @property
     def ok(self) -> bool:
@@ -33,8 +34,7 @@ def check_project(path: str | Path, trust: bool = False) -> CheckReport:
     project = open_project(path)
     update_state.ensure_not_interrupted(project.path)
     latest = versions.latest_version(project.source)
-    current = versions.parse(project.version)
-    behind = latest is not None and (current is None or versions.parse(latest) > current)
+    target = versions.choose(project.source, None, project.version or None)  # the recorded `_commit` when current
     with reference_render(project, trust=trust) as reference:
         different = differing(project, reference)
         changed = drifted(project, different)
@@ -45,7 +45,8 @@ def check_project(path: str | Path, trust: bool = False) -> CheckReport:
         path=str(project.path),
         version=project.version,
         latest=latest,
-        behind=behind,
+        behind=target != project.version,
         drifted=changed,
         conflicts=conflicts,
+        target=target,
     )

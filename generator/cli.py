@@ -9,6 +9,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -16,19 +17,21 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from generator import __version__, template_source, versions
+from generator import __version__, remote_fleet, remote_report, template_source, versions
 from generator.adopt import adopt_project
 from generator.check import check_project
 from generator.diff import diff_project
 from generator.errors import ScaffoldError
 from generator.fleet import all_ok, run_fleet
+from generator.fleet_file import load_fleet
 from generator.new import create_project
 from generator.outcomes import ConflictStyle, Status
 from generator.project import ANSWERS_FILE, open_project
 from generator.release import release as release_version
+from generator.stepwise import update_stepwise
 from generator.template_source import ENV_VAR
+from generator.update import UpdateResult, update_project
 from generator.update import abort as abort_update
-from generator.update import update_project
 
 TrustOption = Annotated[
     bool,
@@ -130,11 +133,24 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print a machine-readab
 @app.command()
 def update(
     path: ProjectPath = Path("."),
-    to: Annotated[str | None, typer.Option(help="Template version to move to (default: the latest tag).")] = None,
+    to: Annotated[
+        str | None,
+        typer.Option(
+            help="Template tag, branch or commit to move to (default: the latest release; for a project made "
+            "from an untagged commit, the head of the template's default branch unless a newer release exists)."
+        ),
+    ] = None,
     conflict: Annotated[
         ConflictStyle, typer.Option(help="inline: conflict markers in files; rej: .rej files beside them.")
     ] = ConflictStyle.INLINE,
     dry_run: Annotated[bool, typer.Option(help="Show the diff the update would apply; change nothing.")] = False,
+    stepwise: Annotated[
+        bool,
+        typer.Option(
+            help="Apply each template version in between in order, one commit each; stop at the first "
+            "that leaves conflicts (uncommitted)."
+        ),
+    ] = False,
     abort: Annotated[
         bool, typer.Option("--abort", help="Undo an interrupted update: restore the commit it started from.")
     ] = False,
@@ -147,14 +163,17 @@ def update(
 
     A file you edited that the new version deletes is kept and listed as a conflict.
 
+    Steps the template's migrations could not take themselves are listed at the end ("Next steps").
+
     Exit codes: 0 updated or already current, 1 conflicts left to resolve, 2 error (repository unchanged).
     """
     if abort:
         result = run_or_exit(lambda: abort_update(path))
     else:
-        result = run_or_exit(lambda: update_project(path, to=to, conflict=conflict, dry_run=dry_run, trust=trust))
+        run = update_stepwise if stepwise else update_project
+        result = run_or_exit(lambda: run(path, to=to, conflict=conflict, dry_run=dry_run, trust=trust))
     if as_json:
-        typer.echo(json.dumps({**vars(result), "path": str(result.path)}, indent=2))
+        typer.echo(json.dumps(result.as_dict(), indent=2))
     elif result.status == Status.ABORTED:
         console.print(
             f"Aborted the update of {result.path} to {result.to_version}: back at {result.from_version}, "
@@ -175,16 +194,35 @@ def update(
             "resolve the <<<<<<< blocks, then commit.",
             highlight=False,
         )
+    elif stepwise:
+        console.print(
+            f"Updated {result.path} from {result.from_version} to {result.to_version}, one commit per version: "
+            f"{len(result.changed)} file(s) changed. Review with `git log -p`.",
+            highlight=False,
+        )
     else:
         console.print(
             f"Updated {result.path} from {result.from_version} to {result.to_version}: "
             f"{len(result.changed)} file(s) changed. Review with `git diff`, then commit.",
             highlight=False,
         )
+    if not as_json:
+        print_steps(result)
     if result.conflicts:
         listed = [f"{name} ({result.kept[name]})" if name in result.kept else name for name in result.conflicts]
         console.print("[yellow]Conflicts to resolve:[/yellow]\n  " + "\n  ".join(listed), highlight=False)
         raise typer.Exit(1)
+
+
+def print_steps(result: UpdateResult) -> None:
+    """The versions a stepwise update went through, then the next steps the migrations reported."""
+    if len(result.steps) > 1:
+        for step in result.steps:
+            outcome = f"committed {step.commit[:12]}" if step.commit else str(step.status)
+            console.print(f"  {step.from_version} -> {step.to_version}: {outcome}", highlight=False)
+    if result.next_steps:
+        steps = "\n  - ".join(result.next_steps)
+        console.print(f"[yellow]Next steps the template asks of you:[/yellow]\n  - {steps}", highlight=False)
 
 
 @app.command()
@@ -201,7 +239,7 @@ def check(path: ProjectPath = Path("."), trust: TrustOption = False, as_json: Js
         latest = f", latest {report.latest}" if report.latest else ""
         console.print(f"{report.path}: template {report.version or 'unversioned'}{latest}", highlight=False)
         if report.behind:
-            console.print(f"  behind: run `llm-scaffold update` to move to {report.latest}", highlight=False)
+            console.print(f"  behind: run `llm-scaffold update` to move to {report.target}", highlight=False)
         for name in report.drifted:
             console.print(f"  drifted: {name}", highlight=False)
         for name in report.conflicts:
@@ -234,7 +272,11 @@ def list_versions(
         typer.echo(json.dumps([{"version": tag, "changes": notes.get(tag, "")} for tag in tags], indent=2))
         return
     if not tags:
-        console.print(f"{source} has no version tags yet.", highlight=False)
+        head = run_or_exit(lambda: versions.choose(source, None))
+        console.print(
+            f"{source} has no version tags yet: `update` moves projects to the head of its default branch, {head}.",
+            highlight=False,
+        )
     for tag in reversed(tags):
         typer.echo(tag)
         for line in notes.get(tag, "").splitlines():
@@ -257,8 +299,9 @@ def release(
     version: Annotated[str, typer.Argument(help="The new version tag, vX.Y.Z.")],
     repo: Annotated[Path, typer.Option(help="The template repository (default: the current folder).")] = Path("."),
 ) -> None:
-    """For template maintainers: tag a release (clean tree, above the last version, in CHANGELOG.md)."""
-    tag = run_or_exit(lambda: release_version(version, repo))
+    """For template maintainers: tag a release (clean tree, above the last version, in CHANGELOG.md,
+    and a commit that generates a project with the default answers)."""
+    tag = run_or_exit(lambda: release_version(version, repo, progress=partial(console.print, highlight=False)))
     console.print(f"Tagged {tag}. Publish it with `git push origin {tag}`.", highlight=False)
 
 
@@ -329,6 +372,62 @@ def fleet_update(
     Exit 1 if any project needs attention.
     """
     report_fleet(run_or_exit(lambda: run_fleet("update", paths, to=to, jobs=jobs, trust=trust)), as_json)
+
+
+@fleet_app.command("remote")
+def fleet_remote(
+    fleet_file: Annotated[Path, typer.Argument(help="YAML: repositories: [{url, branch?, path?, name?}, ...].")],
+    to: Annotated[str | None, typer.Option(help="Template version (default: the latest).")] = None,
+    jobs: JobsOption = 2,
+    workdir: Annotated[
+        Path | None, typer.Option(help="Keep the clones in DIR/<name> (default: a temporary folder, removed).")
+    ] = None,
+    push: Annotated[bool, typer.Option("--push/--no-push", help="Push each update branch (default) or not.")] = True,
+    markdown: Annotated[Path | None, typer.Option(help="Also write the report as Markdown to FILE.")] = None,
+    trust: TrustOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Update the git repositories of a fleet file: clone, update, push `llm-scaffold/update-<version>`.
+
+    Conflicts are committed with their markers and listed, for the owners to resolve in the pull request.
+    Prints a Markdown table (or --json); progress goes to stderr. Exit 1 if any repository needs attention.
+    """
+    repos = run_or_exit(lambda: load_fleet(fleet_file))
+    total, finished = len(repos), []
+    where = workdir or "a temporary folder"
+    typer.echo(f"fleet remote: {total} repositories, {jobs} job(s), clones in {where}", err=True)
+
+    def progress(result) -> None:
+        finished.append(result)
+        versions_moved = f" {result.from_version} -> {result.to_version}" if result.to_version else ""
+        detail = f" ({result.push} {result.update_branch})" if result.push else ""
+        problem = f": {result.message}" if result.status == Status.ERROR else ""
+        typer.echo(
+            f"[{len(finished)}/{total}] {result.name}: {result.status}{versions_moved}{detail} "
+            f"in {result.seconds:.1f}s{problem}",
+            err=True,
+        )
+
+    results = run_or_exit(
+        lambda: remote_fleet.run_remote_fleet(
+            repos, workdir, to=to, jobs=jobs, trust=trust, push=push, on_done=progress
+        )
+    )
+    table = remote_report.as_markdown(results)
+    if markdown:
+        run_or_exit(lambda: write_report(markdown, table))
+    if as_json:
+        typer.echo(json.dumps(remote_report.as_json(results, str(fleet_file)), indent=2))
+    else:
+        typer.echo(table, nl=False)
+    raise typer.Exit(0 if remote_fleet.all_ok(results) else 1)
+
+
+def write_report(file: Path, text: str) -> None:
+    try:
+        file.write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise ScaffoldError(f"cannot write the report to {file} ({err.strerror}): choose a writable path") from err
 
 
 def main() -> None:

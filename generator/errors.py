@@ -35,6 +35,10 @@ class VersionError(ScaffoldError):
     """The requested template version does not exist or would be a downgrade."""
 
 
+class ReleaseError(ScaffoldError):
+    """The template cannot be released as it is."""
+
+
 class UpdateError(ScaffoldError):
     """The update failed midway; the repository was restored to its state before."""
 

@@ -20,7 +20,7 @@ import yaml
 from generator import update_state, versions
 from generator.check import check_project
 from generator.errors import FleetInterrupted, ScaffoldError, UpdateInterruptedError
-from generator.outcomes import OK, ConflictStyle, Status
+from generator.outcomes import COMMIT_PREFIX, OK, ConflictStyle, Status, update_branch
 from generator.project import (
     ANSWERS_FILE,
     Project,
@@ -31,8 +31,6 @@ from generator.project import (
     uncommitted_changes,
 )
 from generator.update import apply
-
-COMMIT_PREFIX = "Update template to "
 
 
 @dataclass
@@ -99,7 +97,7 @@ def all_ok(entries: list[FleetEntry]) -> bool:
 def status_one(entry: FleetEntry, to: str | None, trust: bool) -> FleetEntry:
     entry.from_version = open_project(entry.repo).version
     report = check_project(entry.repo, trust=trust)
-    entry.to_version = report.latest or ""
+    entry.to_version = report.target or ""
     entry.result = (
         Status.CONFLICTS
         if report.conflicts
@@ -127,7 +125,7 @@ def update_one(entry: FleetEntry, to: str | None, trust: bool) -> FleetEntry:
         if entry.to_version == project.version:
             entry.result = Status.CURRENT
             return entry
-        branch = f"llm-scaffold/update-{entry.to_version}"
+        branch = update_branch(entry.to_version)
         if holds_update(project.path, branch, entry.to_version):
             entry.result, entry.message = Status.UPDATED, f"branch {branch} (from an earlier run)"
             return entry

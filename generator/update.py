@@ -14,12 +14,13 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from copier import run_update
 
-from generator import template_source, update_state, versions
+from generator import next_steps, template_source, update_state, versions
 from generator import trust as trust_policy
 from generator.errors import DirtyTreeError, ScaffoldError, UpdateError
 from generator.outcomes import ConflictStyle, Status
@@ -36,6 +37,18 @@ from generator.template_moves import Move, carry_edits, edited_moves
 
 
 @dataclass
+class Step:
+    """One template version applied: `update` makes one, `update --stepwise` one per version."""
+
+    from_version: str
+    to_version: str
+    status: Status
+    conflicts: list[str] = field(default_factory=list)
+    next_steps: list[str] = field(default_factory=list)  # what the migrations asked the user to do
+    commit: str | None = None  # the step's commit (--stepwise); None while it is left for review
+
+
+@dataclass
 class UpdateResult:
     path: Path
     from_version: str
@@ -46,6 +59,12 @@ class UpdateResult:
     diff: str = ""
     kept: dict[str, str] = field(default_factory=dict)  # user files kept in place, and why (also in conflicts)
     merged_renames: list[str] = field(default_factory=list)  # user edits moved into a renamed file
+    steps: list[Step] = field(default_factory=list)  # versions applied, in order (none when already current)
+    next_steps: list[str] = field(default_factory=list)  # every step's next steps, in order
+
+    def as_dict(self) -> dict:
+        """The `--json` report."""
+        return {**asdict(self), "path": str(self.path)}
 
 
 def update_project(
@@ -60,7 +79,7 @@ def update_project(
         update_state.ensure_not_interrupted(project.path)
         update_state.ensure_no_git_operation(project.path)
         ensure_clean(project)
-        target = versions.choose(project.source, to, project.version)
+        target = versions.choose(project.source, to, project.version)  # the recorded `_commit` when current
         if target == project.version:
             return UpdateResult(project.path, project.version, target, Status.CURRENT)
         if dry_run:
@@ -84,7 +103,11 @@ def ensure_clean(project: Project) -> None:
         )
 
 
-def apply(project: Project, target: str, conflict: ConflictStyle, trust: bool) -> UpdateResult:
+def apply(project: Project, target: str, conflict: ConflictStyle, trust: bool, *, record: bool = True) -> UpdateResult:
+    """Update to `target` (the caller holds the lock and made the checks); restored exactly on failure.
+
+    `record=False`: the caller has recorded a longer update in progress (--stepwise) and undoes it.
+    """
     head = git(project.path, "rev-parse", "HEAD").stdout.strip()
     try:
         moves = planned_moves(project, target, trust)
@@ -92,10 +115,14 @@ def apply(project: Project, target: str, conflict: ConflictStyle, trust: bool) -
         raise UpdateError(
             f"cannot compare template versions {project.version} and {target} ({err}); nothing was changed"
         ) from err
-    record = update_state.UpdateRecord(
-        head, current_branch(project.path), project.version, target, os.getpid(), time.time()
-    )
-    update_state.write_record(project.path, record)
+    if record:
+        update_state.write_record(
+            project.path,
+            update_state.UpdateRecord(
+                head, current_branch(project.path), project.version, target, os.getpid(), time.time()
+            ),
+        )
+    next_steps.clear(project.path)
     try:
         with trust_policy.refusing_untrusted(project.source):
             run_update(
@@ -111,20 +138,26 @@ def apply(project: Project, target: str, conflict: ConflictStyle, trust: bool) -
         carried = carry_edits(project.path, moves)
     except (Exception, KeyboardInterrupt) as err:
         restore(project.path, head)
-        update_state.clear_record(project.path)
+        next_steps.clear(project.path)
+        if record:
+            update_state.clear_record(project.path)
         if isinstance(err, KeyboardInterrupt | ScaffoldError):
             raise
         raise UpdateError(
             f"updating {project.path} to {target} failed ({type(err).__name__}: {err}); "
             "the repository was restored to its state before the update"
         ) from err
-    update_state.clear_record(project.path)
+    if record:
+        update_state.clear_record(project.path)
+    reported = next_steps.collect(project.path)
     changed = uncommitted_changes(project.path)
     merged_with_markers = files_with_conflict_markers(project.path, carried.merged)  # inline even with `rej`
     conflicts = sorted({*conflicted(project.path, changed, conflict), *merged_with_markers, *carried.kept})
     status = Status.CONFLICTS if conflicts else Status.UPDATED
     result = UpdateResult(project.path, project.version, target, status, changed, conflicts)
     result.kept, result.merged_renames = carried.kept, carried.merged
+    result.steps = [Step(project.version, target, status, conflicts, reported)]
+    result.next_steps = reported
     return result
 
 
@@ -170,11 +203,18 @@ def restore(repo: Path, head: str) -> None:
 
 def preview(project: Project, target: str, conflict: ConflictStyle, trust: bool) -> UpdateResult:
     """Run the update in a throw-away clone and report its diff; the project is not touched."""
+    return in_scratch_clone(project, lambda clone: apply(clone, target, conflict, trust))
+
+
+def in_scratch_clone(project: Project, update: Callable[[Project], UpdateResult]) -> UpdateResult:
+    """Run `update` on a throw-away clone of the project and report the diff from HEAD (commits it made
+    included); the project is not touched."""
+    head = git(project.path, "rev-parse", "HEAD").stdout.strip()
     with tempfile.TemporaryDirectory(prefix="llm-scaffold-dry-run-") as scratch:
         clone = Path(scratch) / project.path.name
         git(project.path, "clone", "--quiet", "--no-hardlinks", str(project.path), str(clone))
-        result = apply(open_project(clone), target, conflict, trust)
+        result = update(open_project(clone))
         git(clone, "add", "--all")
-        diff = git(clone, "diff", "--cached", "--no-color").stdout
+        diff = git(clone, "diff", "--cached", "--no-color", head).stdout
     result.path, result.status, result.diff = project.path, Status.DRY_RUN, diff
     return result

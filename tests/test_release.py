@@ -51,3 +51,15 @@ def test_release_refuses_what_it_must(template):
         release("v0.9.0", template)
     assert runner.invoke(app, ["release", "v0.9.0", "--repo", str(template)]).exit_code == 2
     assert git(template, "tag", "--list") == before
+
+
+def test_release_refuses_a_commit_that_does_not_render_with_the_defaults(template):
+    add_changelog_section(template, "v0.2.0")
+    broken = template / "template" / "README.md.jinja"
+    broken.write_text(broken.read_text() + "\n{% if %}\n")  # a Jinja syntax error: copier cannot render it
+    git(template, "commit", "--quiet", "-am", "a broken README")
+    result = runner.invoke(app, ["release", "v0.2.0", "--repo", str(template)])
+    assert result.exit_code == 2
+    assert "does not render with the default answers" in result.output and "nothing was tagged" in result.output
+    assert "Traceback" not in result.output
+    assert versions.list_versions(str(template)) == ["v0.1.0"]

@@ -5,8 +5,10 @@ copier has written the template's new `corpus.yaml` and removed `default.yaml`, 
 edits the user had made there. This script brings those edits back into `corpus.yaml` with a
 3-way merge (base: the file as v0.1.0 shipped it, ours: the user's committed file, theirs: the new
 template file), leaving conflict markers where both changed the same lines, and points the user's
-own configs that chose `data: default` at `data: corpus`. It reads the user's file from HEAD
-(updates start from a clean tree), so it needs no network and is safe to run more than once.
+own configs that chose `data: default` at `data: corpus`. A `data=default` override anywhere else
+(a script, the Makefile, a CI file) it reports as a next step rather than rewriting shell code. It
+reads the user's file from HEAD (updates start from a clean tree), so it needs no network and is
+safe to run more than once.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from next_steps import report
 
 OLD = Path("configs/data/default.yaml")
 NEW = Path("configs/data/corpus.yaml")
@@ -51,6 +55,8 @@ num_proc: 2 # worker processes for cleaning and tokenizing
 batch_size: 1000 # documents per batch
 """
 
+# A command-line override choosing the old option, e.g. `python -m pkg.prepare data=default`.
+OLD_OVERRIDE = r"(^|[^[:alnum:]_./])data=default([^[:alnum:]_]|$)"
 # A defaults-list entry choosing the old option: `- data: default` or `- override /data: default`.
 OLD_CHOICE = re.compile(r"^(\s*-\s*(?:override\s+)?/?data\s*:\s*)default(\s*(?:#.*)?)$", re.MULTILINE)
 
@@ -109,9 +115,20 @@ def repoint_user_configs() -> None:
             say(f"{config}: `data: default` -> `data: corpus`")
 
 
+def report_overrides_elsewhere() -> None:
+    """`data=default` in the project's other tracked files: commands only a person should change."""
+    found = subprocess.run(
+        ["git", "grep", "-n", "-I", "-E", OLD_OVERRIDE, "--", ".", ":!configs"], capture_output=True, text=True
+    )
+    for match in found.stdout.splitlines():
+        path, line, _ = match.split(":", 2)
+        report(f"{path}:{line} passes data=default, renamed in v0.2.0: change it to data=corpus")
+
+
 def main() -> int:
     move_user_edits()
     repoint_user_configs()
+    report_overrides_elsewhere()
     return 0
 
 

@@ -1,4 +1,5 @@
-"""Benchmarks of this project's own stages: `make bench`, or `python -m <package>.bench data|train|export|finetune`.
+"""Benchmarks of this project's own stages: `make bench`, or `python -m <package>.bench data|train|export|finetune|serve`
+(`serve` where the project serves).
 
 `data` measures the prepare stage on generated corpora, each number against a baseline run in
 this same script (absolute times on shared machines mean little):
@@ -16,8 +17,13 @@ gradient clipping and precision, for the `small` and `tiny` model presets on ran
 
 `export` trains the `tiny` and `small` presets briefly on a generated corpus, exports each and
 compares its INT8 model with the fp32 one: bytes (goal <= 0.30x), val perplexity (goal <= +1%)
-and greedy generate latency with the KV cache (goal <= 0.6x), both models timed interleaved.
+and greedy generation latency through the serving engine's loop (goal <= 0.6x), both models timed interleaved.
 
 `finetune` trains one Llama-shaped model with LoRA and with full fine-tuning on the same batches,
 each side in its own process: LoRA / full training memory (goal <= 0.6) and tokens/s (goal >= 1.0).
+
+`serve` puts a seeded Poisson workload of streaming requests on the real server with continuous and with
+static batching (and one row at a time), interleaved and repeated: tokens/s (goal >= 1.5x), p50 time to
+first token (goal <= 0.5x), p99 end-to-end latency, a table over 1 / 8 / 32 / 64 clients, and the
+server's tokens/s over the raw engine's.
 """

@@ -53,14 +53,19 @@ def load_model_tokenizer(path: Path) -> tuple[Tokenizer, ChatTemplate]:
             "or its tokenizer.json, or set data.tokenizer.path=null to train one"
         )
     tokenizer = load_tokenizer(file, require_eot=False)  # a model's own vocabulary need not have <|endoftext|>
-    config = read_tokenizer_config(directory / "tokenizer_config.json")
-    texts = {key: token_text(config.get(key)) for key in SPECIAL_TOKEN_KEYS}
-    special_tokens = {key: text for key, text in texts.items() if text is not None}
-    source, origin = find_template(directory, config)
+    source, special_tokens, origin = template_of(directory)
     if source is None:
         log.warning("%s has no chat template: using the default (ChatML)", directory)
         source, origin = DEFAULT_CHAT_TEMPLATE, "the default (ChatML)"
     return tokenizer, ChatTemplate(source, special_tokens, origin)
+
+
+def template_of(directory: Path) -> tuple[str | None, dict[str, str], str]:
+    """A model directory's chat template (None without one), the special tokens it may read, and where it is from."""
+    config = read_tokenizer_config(directory / "tokenizer_config.json")
+    texts = {key: token_text(config.get(key)) for key in SPECIAL_TOKEN_KEYS}
+    source, origin = find_template(directory, config)
+    return source, {key: text for key, text in texts.items() if text is not None}, origin
 
 
 def read_tokenizer_config(path: Path) -> dict:

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from ..errors import UserError
+from ..inference import Engine, SamplingParams
 from ..models import GPT
 from ..utils.paths import PACKAGE
 
@@ -80,19 +81,21 @@ def val_prompt(data_dir: Path, length: int) -> torch.Tensor:
     return torch.from_numpy(first[:length].astype(np.int64))[None]
 
 
-@torch.no_grad()
 def generate_latency(models: dict[str, GPT], prompt: torch.Tensor, new_tokens: int, repeats: int) -> dict[str, float]:
-    """Seconds of greedy `generate` (KV cache) per model, runs interleaved, the fastest of `repeats` counting.
+    """Seconds of greedy decoding per model through the Engine the server runs, interleaved, the fastest of `repeats`.
 
     Interleaving spreads other load on a shared machine over all models alike.
     """
-    for model in models.values():  # warm-up: allocator, oneDNN kernels
-        model.generate(prompt, min(new_tokens, 2), temperature=0)
+    engines = {name: Engine(model, None, None, max_rows=1) for name, model in models.items()}
+    request = [(prompt[0].tolist(), SamplingParams(new_tokens, temperature=0))]
+    warm_up = [(prompt[0].tolist(), SamplingParams(min(new_tokens, 2), temperature=0))]
+    for engine in engines.values():  # allocator, oneDNN kernels, the cache's slots
+        engine.run(warm_up)
     best = dict.fromkeys(models, math.inf)
     for _ in range(repeats):
-        for name, model in models.items():
+        for name, engine in engines.items():
             gc.collect()
             start = time.perf_counter()
-            model.generate(prompt, new_tokens, temperature=0)
+            engine.run(request)
             best[name] = min(best[name], time.perf_counter() - start)
     return best

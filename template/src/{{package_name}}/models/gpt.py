@@ -15,31 +15,11 @@ from torch.nn import functional as F
 from torch.utils.checkpoint import checkpoint
 
 from .config import GPTConfig
+from .kv_cache import Cache, uncached_layout
 from .moe import MoE
 from .rope import apply_rotary, rope_tables
 
-__all__ = ["GPT", "GPTConfig", "KVCache", "apply_rotary", "rope_tables"]
-
-
-class KVCache:
-    """Keys and values of every layer for the tokens seen so far, so that decoding feeds one token per step."""
-
-    def __init__(self, n_layer: int) -> None:
-        self.keys: list[torch.Tensor | None] = [None] * n_layer
-        self.values: list[torch.Tensor | None] = [None] * n_layer
-        self.length = 0  # tokens already cached; GPT.forward advances it after all layers have appended
-        # For padded batches only: which cached keys are real tokens (B, length), and each row's next position (B,).
-        self.mask: torch.Tensor | None = None
-        self.next_position: torch.Tensor | None = None
-
-    def append(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Add one layer's new (B, H, T, D) keys and values; return the cached ones followed by the new ones."""
-        past_k, past_v = self.keys[layer], self.values[layer]
-        if past_k is not None and past_v is not None:  # set together: both or neither
-            k = torch.cat([past_k, k], dim=2)
-            v = torch.cat([past_v, v], dim=2)
-        self.keys[layer], self.values[layer] = k, v
-        return k, v
+__all__ = ["GPT", "GPTConfig", "apply_rotary", "rope_tables"]
 
 
 class CausalSelfAttention(nn.Module):
@@ -53,7 +33,7 @@ class CausalSelfAttention(nn.Module):
         super().__init__()
         self.n_head, self.n_kv_head, self.head_dim = config.n_head, config.kv_heads, config.head_dim
         self.dropout = config.dropout
-        self.layer_idx = layer_idx  # this layer's slot in a KVCache
+        self.layer_idx = layer_idx  # this layer's index in a KV cache
         qkv_width = (config.n_head + 2 * config.kv_heads) * config.head_dim
         self.c_attn = nn.Linear(config.n_embd, qkv_width, bias=config.attn_bias)
         self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
@@ -72,29 +52,23 @@ class CausalSelfAttention(nn.Module):
         self,
         x: torch.Tensor,
         rope: tuple[torch.Tensor, torch.Tensor] | None = None,
-        kv_cache: KVCache | None = None,
+        kv_cache: Cache | None = None,
         attn_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """attn_mask (B, 1, T, keys), True where a query may attend, replaces the causal rule (padded batches)."""
+        """attn_mask (keys or queries x keys, broadcast), True where a query may attend; None: causal."""
         B, T, C = x.shape
         q, k, v = self.split_heads(self.c_attn(x))
         if rope is not None:
             q, k = apply_rotary(q, *rope), apply_rotary(k, *rope)
-        past = 0
         if kv_cache is not None:  # the cache holds the n_kv_head heads: GQA's memory saving
-            past = kv_cache.length
             k, v = kv_cache.append(self.layer_idx, k, v)
         if self.n_kv_head != self.n_head:
             k, v = (t.repeat_interleave(self.n_head // self.n_kv_head, dim=1) for t in (k, v))
         dropout = self.dropout if self.training else 0.0
         if attn_mask is not None:
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout)
-        elif past == 0:
-            y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, is_causal=True)
         else:
-            # Query i sits at position past + i and may see keys 0 .. past + i.
-            mask = torch.ones(T, past + T, dtype=torch.bool, device=x.device).tril(diagonal=past)
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, is_causal=True)
         y = y.transpose(1, 2).contiguous().view(B, T, C)
         return self.resid_dropout(self.c_proj(y))
 
@@ -142,7 +116,7 @@ class Block(nn.Module):
         self,
         x: torch.Tensor,
         rope: tuple[torch.Tensor, torch.Tensor] | None = None,
-        kv_cache: KVCache | None = None,
+        kv_cache: Cache | None = None,
         attn_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
         x = x + self.attn(self.ln_1(x), rope, kv_cache, attn_mask)
@@ -211,42 +185,36 @@ class GPT(nn.Module):
         self,
         idx: torch.Tensor,
         targets: torch.Tensor | None = None,
-        kv_cache: KVCache | None = None,
+        kv_cache: Cache | None = None,
         attention_mask: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Logits (B, T, vocab) for every position of idx (B, T), and the loss when targets are given.
 
-        With a kv_cache, idx continues the cached tokens: positions start at the cached length.
+        With a kv_cache (models/kv_cache.py), idx continues the cached tokens: the cache says at which positions.
         attention_mask (B, T), 1 for tokens and 0 for left padding, serves batches of prompts of different
-        lengths: each row counts its own positions and no token attends to padding. A cache that has seen a
+        lengths: each row counts its own positions and no token attends to padding. A KVCache that has seen a
         mask keeps applying it; later inputs without a mask are all real tokens.
         """
-        padded = attention_mask is not None or (kv_cache is not None and kv_cache.mask is not None)
-        if padded:
-            positions, attn_mask, keys, next_position = self._padded_batch(idx, kv_cache, attention_mask)
-        else:
-            start = kv_cache.length if kv_cache is not None else 0
-            self._check_length(start + idx.size(1))
-            positions, attn_mask = torch.arange(start, start + idx.size(1), device=idx.device), None
+        layout = uncached_layout(idx, attention_mask) if kv_cache is None else kv_cache.layout(idx, attention_mask)
+        self._check_length(layout.length)
+        positions = layout.positions
         x = self.transformer.wte(idx)
         rope = None
         if self.config.position == "learned":
             x = x + self.transformer.wpe(positions)
         else:  # (T, D) tables, or (B, 1, T, D) for per-row positions, broadcast over the heads
             rope = (self.rope_cos[positions], self.rope_sin[positions])
-            if padded:
+            if positions.dim() == 2:
                 rope = (rope[0].unsqueeze(1), rope[1].unsqueeze(1))
         x = self.transformer.drop(x)
         recompute = self.gradient_checkpointing and self.training and torch.is_grad_enabled() and kv_cache is None
         for block in self.transformer.h:
             if recompute:
-                x = checkpoint(block, x, rope, None, attn_mask, use_reentrant=False)
+                x = checkpoint(block, x, rope, None, layout.mask, use_reentrant=False)
             else:
-                x = block(x, rope, kv_cache, attn_mask)
+                x = block(x, rope, kv_cache, layout.mask)
         if kv_cache is not None:
-            kv_cache.length += idx.size(1)
-            if padded:
-                kv_cache.mask, kv_cache.next_position = keys, next_position
+            kv_cache.advance(idx.size(1))
         logits = self.lm_head(self.transformer.ln_f(x))
 
         aux = [block.mlp.aux_loss for block in self.transformer.h if isinstance(block.mlp, MoE)]
@@ -268,70 +236,6 @@ class GPT(nn.Module):
                 f"Sequence of {length} tokens exceeds block_size={self.config.block_size}: "
                 "feed shorter inputs or build the model with a larger block_size."
             )
-
-    def _padded_batch(
-        self, idx: torch.Tensor, kv_cache: KVCache | None, attention_mask: torch.Tensor | None
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Per-row positions (B, T), the attention mask (B, 1, T, keys), and the cache's next mask and positions."""
-        B, T = idx.shape
-        mask = torch.ones_like(idx, dtype=torch.bool) if attention_mask is None else attention_mask.bool()
-        past = kv_cache.length if kv_cache is not None else 0
-        if kv_cache is not None and kv_cache.mask is not None:
-            past_mask, start = kv_cache.mask, kv_cache.next_position
-        else:  # a cache filled without padding: all its tokens are real
-            past_mask = torch.ones(B, past, dtype=torch.bool, device=idx.device)
-            start = torch.full((B,), past, dtype=torch.long, device=idx.device)
-        next_position = start + mask.sum(dim=1)
-        self._check_length(int(next_position.max()))
-        positions = (start[:, None] + mask.cumsum(dim=1) - 1).clamp(min=0)  # padding repeats a real position
-        keys = torch.cat([past_mask, mask], dim=1)
-        allowed = torch.ones(T, past + T, dtype=torch.bool, device=idx.device).tril(diagonal=past) & keys[:, None, :]
-        # A padding query sees no real key; letting every query see itself keeps its softmax finite.
-        allowed[:, :, past:] |= torch.eye(T, dtype=torch.bool, device=idx.device)
-        return positions, allowed[:, None], keys, next_position
-
-    @torch.no_grad()
-    def generate(
-        self,
-        idx: torch.Tensor,
-        max_new_tokens: int,
-        temperature: float = 1.0,
-        top_k: int | None = None,
-        eos_token_id: int | None = None,
-        attention_mask: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """Continue idx (B, T): prefill once, then one token per step through a KV cache.
-
-        temperature 0 is greedy. Rows that produced eos_token_id keep emitting it; generation stops
-        when all rows have. No row exceeds block_size tokens. Call model.eval() first.
-        attention_mask (B, T) marks the tokens of left-padded prompts: each row continues as it would alone.
-        """
-        longest = idx.size(1) if attention_mask is None else int(attention_mask.sum(dim=1).max())
-        max_new_tokens = min(max_new_tokens, self.config.block_size - longest)
-        kv_cache = KVCache(self.config.n_layer)
-        logits, _ = self(idx, kv_cache=kv_cache, attention_mask=attention_mask)
-        finished = torch.zeros(idx.size(0), dtype=torch.bool, device=idx.device)
-        for step in range(max_new_tokens):
-            next_token = self._sample(logits[:, -1, :], temperature, top_k)
-            if eos_token_id is not None:
-                next_token = next_token.masked_fill(finished, eos_token_id)
-                finished |= next_token == eos_token_id
-            idx = torch.cat([idx, next_token[:, None]], dim=1)
-            if finished.all() or step == max_new_tokens - 1:
-                break
-            logits, _ = self(next_token[:, None], kv_cache=kv_cache)
-        return idx
-
-    @staticmethod
-    def _sample(logits: torch.Tensor, temperature: float, top_k: int | None) -> torch.Tensor:
-        """One token id per row from the last position's logits (B, vocab)."""
-        if temperature == 0:
-            return logits.argmax(dim=-1)
-        logits = logits / temperature
-        if top_k is not None:
-            kth = torch.topk(logits, min(top_k, logits.size(-1))).values[:, [-1]]
-            logits = logits.masked_fill(logits < kth, -float("inf"))
-        return torch.multinomial(F.softmax(logits, dim=-1), num_samples=1).squeeze(1)
 
     def configure_optimizers(
         self, weight_decay: float, learning_rate: float, betas: tuple[float, float], device_type: str

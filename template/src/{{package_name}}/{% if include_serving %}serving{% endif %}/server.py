@@ -1,53 +1,65 @@
-"""Assemble the LitServer: the completion API, the gate in front of it, and /metrics; run it."""
+"""Assemble the LitServer: the engines' API, the gate in front of it, /metrics; run it with a graceful stop."""
 
 from __future__ import annotations
 
-import os
-import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import litserve as ls
 from fastapi import Response
 
 from ..utils.logging import get_logger
-from .api import CompletionAPI, ServedModel
+from .api import API_PATH, CompletionAPI, Scheduling, ServedModel, Source
 from .cache import ResponseCache
+from .cancel import Cancellations
 from .deadline import http_protocol
-from .gate import CompletionGate
+from .gate import CompletionGate, VariantSpec
+from .lifecycle import Lifecycle, stop_on_signals
 from .metrics import Metrics, shared_directory
 from .settings import ServeSettings
 from .validation import Limits
+from .variants import Router
 
 log = get_logger(__name__)
 
 
-def build_server(source: Callable[[], ServedModel], settings: ServeSettings) -> tuple[ls.LitServer, Metrics, dict]:
-    """The server, its metrics and the served model's labels.
+def build_server(
+    sources: Mapping[str, Source], weights: Mapping[str, float], settings: ServeSettings
+) -> tuple[ls.LitServer, Metrics, dict, Lifecycle]:
+    """The server, its metrics, what it serves (each variant's version and precision) and its life cycle.
 
-    Loads the model once here too: the gate needs its tokenizer and context, and a bad artifact fails now.
+    Loads each model once here too: the gate needs its tokenizer, chat template and context, and a bad artifact
+    fails now, before any worker starts.
     """
-    served = source()
-    limits = Limits(served.model.config.block_size, settings.max_tokens_cap, settings.default_max_tokens)
-    labels = {"version": served.version, "precision": served.precision}
-    metrics = Metrics(labels)
+    specs, models = {}, {}
+    for name, source in sources.items():
+        served = source()
+        limits = Limits(served.model.config.block_size, settings.max_tokens_cap, settings.default_max_tokens)
+        specs[name] = VariantSpec(served.tokenizer, served.chat, limits)
+        models[name] = {"version": served.version, "precision": served.precision}
+    metrics, lifecycle, cancellations = Metrics(models), Lifecycle(), Cancellations()
+    scheduling = Scheduling(settings.max_batch_size, settings.scheduler, settings.prefill_chunk, settings.timeout)
     api = CompletionAPI(
-        source,
+        dict(sources),
         metrics,
+        lifecycle,
+        cancellations,
+        scheduling=scheduling,
         workers=settings.workers,
         threads=settings.threads,
-        max_batch_size=settings.max_batch_size,
-        batch_timeout=settings.batch_timeout,
     )
     gate = {
-        "path": api.api_path,
-        "tokenizer": served.tokenizer,
-        "limits": limits,
+        "path": API_PATH,
+        "variants": specs,
+        "router": Router(dict(weights), settings.sticky_header),
         "api_key": settings.api_key,
         "cache": ResponseCache(settings.cache_size),
         "max_body_bytes": settings.max_body_bytes,
+        "max_in_flight": settings.max_in_flight,
         "read_timeout": settings.read_timeout,
         "metrics": metrics,
+        "lifecycle": lifecycle,
+        "cancellations": cancellations,
     }
     server = ls.LitServer(
         api,
@@ -55,27 +67,42 @@ def build_server(source: Callable[[], ServedModel], settings: ServeSettings) -> 
         workers_per_device=settings.workers,
         timeout=settings.timeout,
         middlewares=[(CompletionGate, gate)],
-        model_metadata=labels,
+        model_metadata={"variants": models},
     )
 
     async def prometheus() -> Response:
         return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     server.app.add_api_route("/metrics", prometheus, methods=["GET"])
-    return server, metrics, labels
+    # LitServe starts serve.workers workers per device (every GPU, with accelerator=auto on a multi-GPU host).
+    api.workers = len(server.devices) * settings.workers
+    cancellations.open(api.workers)
+    return server, metrics, models, lifecycle
 
 
-def run_server(source: Callable[[], ServedModel], settings: ServeSettings) -> dict:
-    """Serve until Ctrl+C or SIGTERM, then return what was served and how many requests were answered."""
+def run_server(
+    source: Callable[[], ServedModel] | Mapping[str, Source],
+    settings: ServeSettings,
+    weights: Mapping[str, float] | None = None,
+) -> dict:
+    """Serve until Ctrl+C or SIGTERM (which drains first); return what was served and how many requests were answered.
+
+    source: one model (its variant is named after its version), or variants by name with their traffic weights.
+    """
+    if callable(source):
+        version = source().version
+        sources, weights = {version: source}, {version: 1.0}
+    else:
+        sources, weights = dict(source), dict(weights or dict.fromkeys(source, 1.0))
     with shared_directory():
-        server, metrics, labels = build_server(source, settings)
+        server, metrics, models, lifecycle = build_server(sources, weights, settings)
         if threading.current_thread() is threading.main_thread():
-            stop_on_signals(server)
-        log.info("Serving on http://%s:%d/v1/completions", settings.host, settings.port)
+            stop_on_signals(server, lifecycle, settings.drain_timeout)
+        log.info("Serving %s on http://%s:%d/v1", ", ".join(models), settings.host, settings.port)
         server.run(
             host=settings.host,
             port=settings.port,
-            num_api_servers=1,  # one HTTP process: one cache
+            num_api_servers=1,  # one HTTP process: one cache, one set of variant weights
             api_server_worker_type="process",  # a thread would outlive a shutdown: LitServe can only stop processes
             generate_client_file=False,
             log_level=settings.log_level,
@@ -84,27 +111,7 @@ def run_server(source: Callable[[], ServedModel], settings: ServeSettings) -> di
         )
         answered, errors = metrics.value("llm_requests_total"), metrics.value("llm_request_errors_total")
     url = f"http://{settings.host}:{settings.port}"
-    return {**labels, "url": url, "requests": int(answered), "errors": int(errors)}
-
-
-def stop_on_signals(server: ls.LitServer) -> None:
-    """Ctrl+C and SIGTERM (`docker stop`) stop the server through LitServe's own shutdown event.
-
-    A KeyboardInterrupt would skip it and leave LitServe's worker monitor polling a closed manager.
-    The event is private (LitServe 0.2 has no public stop but its HTTP shutdown route): pyproject.toml
-    keeps litserve below 0.3, and tests/test_serve.py fails if a release renames it or stops honouring it.
-    The processes LitServe forks (its HTTP server, its queue manager) inherit the handler and ignore
-    the signal when a whole process group gets it: the server stops them in order.
-    """
-    server_pid = os.getpid()
-
-    def handler(signum: int, frame) -> None:
-        if os.getpid() != server_pid:
-            return
-        if server._shutdown_event is None:  # still starting: nothing to shut down gracefully yet
-            raise KeyboardInterrupt
-        # From another thread: this one may be blocked inside a call to the same manager proxy.
-        threading.Thread(target=server._shutdown_event.set, daemon=True).start()
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, handler)
+    summary = {"variants": models, "url": url, "requests": int(answered), "errors": int(errors)}
+    if len(models) == 1:  # one model: its version and precision at the top, as before variants
+        summary.update(next(iter(models.values())))
+    return summary

@@ -1,4 +1,4 @@
-"""The serve stage: check the settings, then serve the artifact until interrupted."""
+"""The serve stage: check the settings, then serve the artifact (or the variants) until stopped."""
 
 from __future__ import annotations
 
@@ -12,6 +12,10 @@ from .source import load_served
 
 
 def serve(cfg: DictConfig) -> dict:
-    """The artifact (a version, a folder, or null for current) at cfg.precision; load_served checks both."""
+    """cfg.artifact (a version, a folder, or null for current), or serve.variants, at cfg.precision."""
     settings = settings_from(cfg.serve)
-    return run_server(partial(load_served, cfg.artifact, cfg.paths.artifacts_dir, cfg.precision), settings)
+    load = partial(load_served, artifacts_dir=cfg.paths.artifacts_dir, precision=cfg.precision)
+    if settings.variants is None:
+        return run_server(partial(load, cfg.artifact), settings)
+    sources = {variant.name: partial(load, variant.artifact) for variant in settings.variants}
+    return run_server(sources, settings, {variant.name: variant.weight for variant in settings.variants})
