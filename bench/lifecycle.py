@@ -16,13 +16,9 @@ mean little.
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
-import subprocess
-import tempfile
-import time
 from pathlib import Path
 
+from common import interleaved, run_alone, timed
 from copier import run_copy, run_update
 from remote_fleet import remote_fleet_bench
 from update_job import update_job_bench
@@ -30,54 +26,6 @@ from update_job import update_job_bench
 from generator.fleet import guarded, run_fleet, update_one
 from generator.new import create_project
 from generator.update import update_project
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
-
-
-def make_template(dest: Path) -> Path:
-    """This checkout's template in a git repo: v0.1.0, v0.2.0 (a README line added), v0.3.0 (a comment line
-    appended to every Python file of the template, >= 100 files)."""
-    dest.mkdir(parents=True)
-    for name in ("copier.yml", "template", "hooks", "CHANGELOG.md"):
-        source = REPO_ROOT / name
-        copy = shutil.copytree if source.is_dir() else shutil.copy2
-        copy(source, dest / name)
-    identity = ["-c", "user.name=bench", "-c", "user.email=bench@localhost"]
-    git(dest, "init", "--quiet")
-    git(dest, "add", "--all")
-    git(dest, *identity, "commit", "--quiet", "-m", "v0.1.0")
-    git(dest, "tag", "v0.1.0")
-    readme = dest / "template" / "README.md.jinja"
-    readme.write_text(readme.read_text() + "\nA line added in v0.2.0.\n")
-    git(dest, *identity, "commit", "--quiet", "-am", "v0.2.0")
-    git(dest, "tag", "v0.2.0")
-    changed = [path for path in (dest / "template").rglob("*") if path.name.endswith((".py", ".py.jinja"))]
-    assert len(changed) >= 100, f"only {len(changed)} Python files in the template"
-    for path in changed:
-        path.write_text(path.read_text() + "# Changed in v0.3.0.\n")
-    git(dest, *identity, "commit", "--quiet", "-am", "v0.3.0")
-    git(dest, "tag", "v0.3.0")
-    return dest
-
-
-def timed(fn, *args, **kwargs) -> float:
-    start = time.perf_counter()
-    fn(*args, **kwargs)
-    return time.perf_counter() - start
-
-
-def interleaved(repeats: int, sides: dict) -> dict[str, float]:
-    """Each side's fastest of `repeats` runs; the sides alternate which goes first."""
-    times: dict[str, list[float]] = {name: [] for name in sides}
-    for i in range(repeats):
-        order = list(sides) if i % 2 == 0 else list(reversed(sides))
-        for name in order:
-            times[name].append(sides[name](i))
-    return {name: min(runs) for name, runs in times.items()}
 
 
 def bench_new(template: Path, work: Path, repeats: int) -> dict:
@@ -149,19 +97,17 @@ def main() -> int:
     parser.add_argument("--fleet-rounds", type=int, default=2, help="fleet rounds, alternating order (default 2)")
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="llm-scaffold-bench-") as scratch:
-        work = Path(scratch)
-        template = make_template(work / "template")
+
+    def measure(template: Path, work: Path) -> dict:
         results = bench_new(template, work, args.repeats)
         results.update(bench_update(template, work, args.repeats, "v0.1.0", "v0.2.0", "update"))
         results.update(bench_update(template, work, args.repeats, "v0.2.0", "v0.3.0", "update_100_files"))
         results.update(bench_fleet(template, work, args.repos, args.fleet_rounds))
         results.update(remote_fleet_bench(template, work / "remote", args.repos, args.fleet_rounds))
         results.update(update_job_bench(template, work / "job", args.repeats))
-    print(json.dumps(results, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
-    return 0
+        return results
+
+    return run_alone("lifecycle", measure, args.json)
 
 
 if __name__ == "__main__":

@@ -10,13 +10,12 @@ fastest round counts. Goal: ratio <= 0.6 on 2 cores.
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
 import yaml
+from common import run_alone
 
 from generator.fleet_file import load_fleet
 from generator.new import create_project
@@ -57,15 +56,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2, help="rounds per side, alternating order (default 2)")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args()
-    from lifecycle import make_template  # here: lifecycle.py may import this module for its own report
-
-    with tempfile.TemporaryDirectory(prefix="llm-scaffold-bench-remote-") as scratch:
-        template = make_template(Path(scratch) / "template")
-        results = remote_fleet_bench(template, Path(scratch) / "work", args.repos, args.rounds)
-    print(json.dumps(results, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
-    return 0
+    return run_alone(
+        "remote", lambda template, work: remote_fleet_bench(template, work, args.repos, args.rounds), args.json
+    )
 
 
 if __name__ == "__main__":

@@ -12,13 +12,13 @@ in alternating order; each side's fastest run counts. Goal: ratio <= 1.5.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from common import run_alone
 
 from generator.new import create_project
 from generator.outcomes import update_branch
@@ -84,15 +84,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3, help="runs per side, alternating order (default 3)")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args()
-    from lifecycle import make_template  # here: lifecycle.py imports this module for its own report
-
-    with tempfile.TemporaryDirectory(prefix="llm-scaffold-bench-job-") as scratch:
-        template = make_template(Path(scratch) / "template")
-        results = update_job_bench(template, Path(scratch) / "work", args.repeats)
-    print(json.dumps(results, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
-    return 0
+    return run_alone("job", lambda template, work: update_job_bench(template, work, args.repeats), args.json)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from generator import update_state, versions
 from generator.errors import ScaffoldError, UpdateError
 from generator.outcomes import COMMIT_PREFIX, ConflictStyle, Status
 from generator.project import Project, commit_all, current_branch, git, open_project, uncommitted_changes
-from generator.update import UpdateResult, apply, ensure_clean, in_scratch_clone, restore
+from generator.update import UpdateResult, apply, in_scratch_clone, ready_for_update, restore
 
 
 def update_stepwise(
@@ -30,11 +30,7 @@ def update_stepwise(
     dry_run: bool = False,
     trust: bool = False,
 ) -> UpdateResult:
-    project = open_project(path)
-    with update_state.update_lock(project.path):
-        update_state.ensure_not_interrupted(project.path)
-        update_state.ensure_no_git_operation(project.path)
-        ensure_clean(project)
+    with ready_for_update(path) as project:
         target = versions.resolve_target(project.source, to, project.version)
         if target.ref == project.version:
             return UpdateResult(project.path, project.version, target.ref, Status.CURRENT)

@@ -14,7 +14,8 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -74,17 +75,25 @@ def update_project(
     dry_run: bool = False,
     trust: bool = False,
 ) -> UpdateResult:
-    project = open_project(path)
-    with update_state.update_lock(project.path):
-        update_state.ensure_not_interrupted(project.path)
-        update_state.ensure_no_git_operation(project.path)
-        ensure_clean(project)
+    with ready_for_update(path) as project:
         target = versions.choose(project.source, to, project.version)  # the recorded `_commit` when current
         if target == project.version:
             return UpdateResult(project.path, project.version, target, Status.CURRENT)
         if dry_run:
             return preview(project, target, conflict, trust)
         return apply(project, target, conflict, trust)
+
+
+@contextmanager
+def ready_for_update(path: str | Path) -> Iterator[Project]:
+    """The project, under the update lock, once nothing stands in an update's way: another update running or
+    interrupted, a merge or rebase in progress, uncommitted changes (each refused with its own error)."""
+    project = open_project(path)
+    with update_state.update_lock(project.path):
+        update_state.ensure_not_interrupted(project.path)
+        update_state.ensure_no_git_operation(project.path)
+        ensure_clean(project)
+        yield project
 
 
 def abort(path: str | Path) -> UpdateResult:

@@ -1,5 +1,6 @@
-"""Benchmarks of this project's own stages: `make bench`, or `python -m <package>.bench data|train|export|finetune|serve`
-(`serve` where the project serves).
+"""Benchmarks of this project's own stages: `make bench`, or `python -m <package>.bench <suite>`.
+
+The suites: data, train, export, finetune, and serve where the project serves.
 
 `data` measures the prepare stage on generated corpora, each number against a baseline run in
 this same script (absolute times on shared machines mean little):
