@@ -58,6 +58,7 @@ class Scheduling:
     admission: Literal["continuous", "static"] = "continuous"
     prefill_chunk: int = 0
     queue_timeout: float = 60.0  # seconds a request may wait for a row before it is answered 504
+    batch_timeout: float = 0.0  # static only: seconds a new batch waits for more requests before it starts
 
 
 @dataclass
@@ -180,6 +181,8 @@ class CompletionAPI(ls.LitAPI):
 
     def step(self, prev_outputs: list[Output] | None) -> list[Output]:
         """Admit what arrived, then run each variant's engine until a step yields events (or it has no work)."""
+        if self.scheduling.admission == "static":
+            self.fill_batch()
         events = self.admit() + self.drop_departed() + self.expire_waiting()
         for variant, engine in self.engines.items():
             produced: list[Event] = []
@@ -199,6 +202,15 @@ class CompletionAPI(ls.LitAPI):
                 self.forget(event.request_id)
                 outputs.append(Output(event.request_id, None, LitAPIStatus.FINISH_STREAMING))
         return outputs
+
+    def fill_batch(self) -> None:
+        """Static batching as it was: a new batch waits up to serve.batch_timeout for more requests (they reach the
+        inbox from LitServe's event loop meanwhile); a running batch, or a full one, does not wait."""
+        if self.inbox.empty() or any(engine.has_work() for engine in self.engines.values()):
+            return
+        deadline = time.monotonic() + self.scheduling.batch_timeout
+        while self.inbox.qsize() < self.scheduling.max_rows and time.monotonic() < deadline:
+            time.sleep(0.001)
 
     def admit(self) -> list[Event]:
         """Hand what arrived to the engines; a request an engine refuses (the gate checked it) fails alone, and one

@@ -38,7 +38,9 @@ def build_server(
         specs[name] = VariantSpec(served.tokenizer, served.chat, limits)
         models[name] = {"version": served.version, "precision": served.precision}
     metrics, lifecycle, cancellations = Metrics(models), Lifecycle(), Cancellations()
-    scheduling = Scheduling(settings.max_batch_size, settings.scheduler, settings.prefill_chunk, settings.timeout)
+    scheduling = Scheduling(
+        settings.max_batch_size, settings.scheduler, settings.prefill_chunk, settings.timeout, settings.batch_timeout
+    )
     api = CompletionAPI(
         dict(sources),
         metrics,

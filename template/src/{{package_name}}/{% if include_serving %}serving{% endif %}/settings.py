@@ -50,6 +50,7 @@ class ServeSettings(BaseModel):
     scheduler: Literal["continuous", "static"] = Field(description="continuous or static")
     max_batch_size: int = Field(ge=1, description=POSITIVE)
     prefill_chunk: int = Field(ge=0, description="0 (a whole prompt per step) or a positive number of tokens")
+    batch_timeout: float = Field(ge=0, description="a number of seconds, 0 or more")
     workers: int = Field(ge=1, description=POSITIVE)
     accelerator: Literal["auto", "cpu", "cuda", "mps"] = Field(description="one of auto, cpu, cuda, mps")
     threads: int | None = Field(ge=1, le=CORES, description=f"from 1 to this machine's {CORES} cores, or null")
@@ -77,6 +78,8 @@ class ServeSettings(BaseModel):
             raise PydanticCustomError(
                 "serve", "serve.default_max_tokens is above serve.max_tokens_cap: lower it or raise the cap"
             )
+        if self.batch_timeout > self.timeout:
+            raise PydanticCustomError("serve", "serve.batch_timeout is above serve.timeout: lower it")
         if self.variants is not None:
             names = [variant.name for variant in self.variants]
             if not names or len(set(names)) < len(names):
