@@ -69,7 +69,9 @@ def test_default_project_runs_its_demo_and_passes_its_own_tests(template_repo, t
     assert str(curves) in analyzed["figures"] and Path(analyzed["report"]).is_file()
     assert git(project, "status", "--porcelain") == "", "data, logs and artifacts must be git-ignored"
 
-    tests = run(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--cov", cwd=project)
+    # The whole generated suite in one process (~470 tests: real servers, fuzzing, training): a hang guard with
+    # room for a loaded 2-core machine, where it took over 900 s when another suite ran beside it.
+    tests = run(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--cov", cwd=project, timeout=1800)
     assert tests.returncode == 0, tests.stdout[-3000:] + tests.stderr[-3000:]
     assert " passed" in tests.stdout and "failed" not in tests.stdout
     gate = re.search(r"Required test coverage of 80(?:\.0)?% reached\. Total coverage: ([\d.]+)%", tests.stdout)
