@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -19,6 +20,16 @@ COPIER_SETTINGS = "COPIER_SETTINGS_PATH"
 
 def git(cwd: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+def tree_state(repo: Path) -> dict:
+    """HEAD, index and a hash of every file in the work tree (ignored ones too, .git aside)."""
+    files = {
+        path.relative_to(repo).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in repo.rglob("*")
+        if path.is_file() and ".git" not in path.relative_to(repo).parts
+    }
+    return {"head": git(repo, "rev-parse", "HEAD"), "index": git(repo, "ls-files", "-s"), "files": files}
 
 
 def copy_template(dest: Path, tag: str | None = TEMPLATE_VERSION, files: list[str] = TEMPLATE_FILES) -> Path:

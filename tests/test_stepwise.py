@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ANSWERS_TEMPLATE, REPO_ROOT, git, small_template
-from test_untagged import tree_state
+from conftest import ANSWERS_TEMPLATE, REPO_ROOT, git, small_template, tree_state
 from typer.testing import CliRunner
 
 from generator import update_state

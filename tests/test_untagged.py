@@ -4,7 +4,6 @@ one test on a fresh clone of this repository itself."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ANSWERS_TEMPLATE, REPO_ROOT, git, small_template
+from conftest import ANSWERS_TEMPLATE, REPO_ROOT, git, small_template, tree_state
 from typer.testing import CliRunner
 
 from generator import update_state, versions
@@ -65,15 +64,6 @@ def generate(template: Path, dest: Path, vcs_ref: str | None = None) -> Path:
 
 def recorded(project: Path) -> str:
     return str(yaml.safe_load((project / ".copier-answers.yml").read_text())["_commit"])
-
-
-def tree_state(repo: Path) -> dict:
-    files = {
-        path.relative_to(repo).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in repo.rglob("*")
-        if path.is_file() and ".git" not in path.relative_to(repo).parts
-    }
-    return {"head": git(repo, "rev-parse", "HEAD"), "index": git(repo, "ls-files", "-s"), "files": files}
 
 
 @pytest.fixture

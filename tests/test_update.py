@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import copy_template, git
+from conftest import copy_template, git, tree_state
 from typer.testing import CliRunner
 
 from generator.check import check_project
@@ -56,16 +55,6 @@ def template(tmp_path: Path) -> Path:
 @pytest.fixture
 def project(template: Path, tmp_path: Path) -> Path:
     return create_project(tmp_path / "project", template=str(template), vcs_ref="v0.1.0", defaults=True, quiet=True)
-
-
-def tree_state(repo: Path) -> dict:
-    """HEAD, index and a hash of every file in the work tree (ignored ones too, .git aside)."""
-    files = {
-        path.relative_to(repo).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in repo.rglob("*")
-        if path.is_file() and ".git" not in path.relative_to(repo).parts
-    }
-    return {"head": git(repo, "rev-parse", "HEAD"), "index": git(repo, "ls-files", "-s"), "files": files}
 
 
 def test_untouched_project_updates_to_exactly_a_fresh_render(project, template, tmp_path):
