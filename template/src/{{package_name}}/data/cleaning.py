@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Mapping
 
 # C0/C1 control characters except tab and newline (carriage returns are folded first).
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -39,16 +38,13 @@ def drop_reason(text: str, min_chars: int, max_chars: int) -> str | None:
     return "short" if len(text) < min_chars else "long"
 
 
-def describe_drops(raw_texts: Iterable[str | None], min_chars: int, max_chars: int) -> str:
-    """Why cleaning kept none of `raw_texts`, as counts per reason naming the settings behind each.
-
-    Only called when every document was dropped, so the second pass over the corpus costs nothing
-    in a run that works.
-    """
-    reasons = Counter(drop_reason(clean_text(text or ""), min_chars, max_chars) for text in raw_texts)
-    parts = {
+def describe_reasons(reasons: Mapping[str, int], min_chars: int, max_chars: int) -> str:
+    """Counts of dropped documents per reason, naming the setting behind each (a cleaning limit or a quality rule)."""
+    limits = {
         "empty": "empty (whitespace or control characters only)",
         "short": f"shorter than data.cleaning.min_chars={min_chars}",
         "long": f"longer than data.cleaning.max_chars={max_chars}",
     }
-    return ", ".join(f"{reasons[key]} {text}" for key, text in parts.items() if reasons[key])
+    parts = [f"{reasons[key]} {text}" for key, text in limits.items() if reasons.get(key)]
+    parts += [f"{count} failing data.quality.{rule}" for rule, count in reasons.items() if rule not in limits and count]
+    return ", ".join(parts)
