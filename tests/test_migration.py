@@ -3,6 +3,7 @@ git histories: v0.1.0 is this checkout with the rename undone, v0.2.0 is this ch
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import subprocess
 import sys
@@ -21,10 +22,26 @@ NEW = Path("configs/data/corpus.yaml")
 MIGRATION_SAYS = "llm-scaffold migration v0.2.0"
 
 
+def v0_1_0_data_config() -> str:
+    """configs/data/default.yaml exactly as v0.1.0 shipped it: the migration's own merge base."""
+    path = REPO_ROOT / "hooks" / "migrations" / "v0_2_0_rename_data_config.py"
+    sys.path.insert(0, str(path.parent))  # the migration imports its sibling next_steps
+    try:
+        spec = importlib.util.spec_from_file_location("v0_2_0_rename_data_config", path)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(path.parent))
+    return module.V0_1_0_CONTENT
+
+
 def as_v0_1_0(repo: Path) -> None:
-    """Undo the v0.2.0 rename: the data config under its old name, chosen by name, no migration."""
+    """Undo the v0.2.0 rename: the data config as v0.1.0 had it under its old name, chosen by name, no
+    migration (later versions changed corpus.yaml, so this checkout's file is not v0.1.0's)."""
     data = repo / "template" / "configs" / "data"
-    (data / "corpus.yaml").rename(data / "default.yaml")
+    (data / "corpus.yaml").unlink()
+    (data / "default.yaml").write_text(v0_1_0_data_config(), encoding="utf-8")
     prepare = repo / "template" / "configs" / "prepare.yaml.jinja"
     prepare.write_text(prepare.read_text().replace("- data: corpus\n", "- data: default\n"))
     copier_yml = repo / "copier.yml"

@@ -218,7 +218,8 @@ def near_dup_section(near_dup: dict | None) -> list[str]:
     settings = ", ".join(f"{key} {near_dup[key]}" for key in shown if key in near_dup)
     lines = ["## Near duplicates", "", f"MinHash LSH: {settings}. Removed {near_dup['removed']} documents:", ""]
     by_split = near_dup.get("removed_by_split") or {}
-    lines += ["| split | removed |", "|---|---:|", *(f"| {name} | {count} |" for name, count in by_split.items())]
+    rows = (f"| {name} | {by_split[name]} |" for name in SPLITS if name in by_split)  # split order, not sorted keys
+    lines += ["| split | removed |", "|---|---:|", *rows]
     return [*lines, ""]
 
 
