@@ -12,15 +12,13 @@ documents in exactly the local order, and the rest of `prepare` writes byte-iden
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import re
 import shutil
 import sys
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +32,9 @@ from datatrove.pipeline.writers.parquet import ParquetWriter
 from omegaconf import DictConfig, OmegaConf
 
 from ..errors import DataError
-from .cleaning import clean_text, drop_reason
-from .dedup import content_hash
+from .documents import judge, keys
+from .quality import QUALITY_RULES, QualitySettings, quality_settings
 from .sources import BUILDERS, Source
-from .splitting import assign_split
 
 KINDS = ("local", "datatrove", "slurm")
 LENGTH_REASONS = ("empty", "short", "long")
@@ -140,19 +137,9 @@ def _positive_int(value: object, key: str, example: str) -> None:
         raise DataError(f"{key}={value} must be a whole number of at least 1, {example}")
 
 
-def quality_check(data: DictConfig) -> tuple[Callable[[str], str | None] | None, tuple[str, ...]]:
-    """The quality rules as `text -> name of the first failing rule or None`, and the rule names.
-
-    The only place this module touches `quality.py`, so its interface can change here alone.
-    """
-    try:
-        quality = importlib.import_module(f"{__package__}.quality")
-    except ModuleNotFoundError:
-        return None, ()
-    if data.get("quality") is None:
-        return None, ()
-    settings = quality.quality_settings(_plain(data.quality))
-    return partial(quality.failed_rule, settings=settings), tuple(quality.QUALITY_RULES)
+def quality_check(data: DictConfig) -> QualitySettings:
+    """The quality rules of `data.quality` (none when the config has no such block)."""
+    return QualitySettings() if data.get("quality") is None else quality_settings(_plain(data.quality))
 
 
 def input_files(source: Source) -> list[tuple[str, str, int]]:
@@ -215,27 +202,20 @@ class SourceFilesReader(PipelineStep):
 
 
 class CleanAndFilter(BaseFilter):
-    """`clean_text`, the length limits, then the quality rules; a kept document gets its hash and split."""
+    """`documents.judge` (clean, length limits, quality rules); a kept document gets its hash and split."""
 
     name = "clean, length limits, quality rules"
 
-    def __init__(self, cleaning: dict, split: dict, quality: Callable[[str], str | None] | None):
+    def __init__(self, cleaning: dict, split: dict, quality: QualitySettings):
         super().__init__()
-        self.min_chars, self.max_chars = cleaning["min_chars"], cleaning["max_chars"]
-        self.split, self.quality = split, quality
+        self.cleaning, self.split, self.quality = cleaning, split, quality
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
-        text = clean_text(doc.text)
-        reason = drop_reason(text, self.min_chars, self.max_chars)
-        if reason is None and self.quality is not None:
-            reason = self.quality(text)
-        if reason is not None:
+        text, reason = judge(doc.text, self.cleaning, self.quality)
+        if reason:
             return False, reason
         doc.text = text
-        doc.metadata["content_hash"] = content_hash(text)
-        doc.metadata["split"] = assign_split(
-            text, self.split["val_fraction"], self.split["test_fraction"], self.split["seed"]
-        )
+        doc.metadata["content_hash"], doc.metadata["split"] = keys(text, self.split)
         return True
 
 
@@ -247,7 +227,7 @@ def document_pipeline(source: Source, data: DictConfig, folder: Path, source_ind
     """read -> clean + length limits + quality rules (+ hash, split) -> Parquet, one output folder per rank."""
     return [
         SourceFilesReader(input_files(source), data.text_field, data.sample_by, source_index),
-        CleanAndFilter(_plain(data.cleaning), _plain(data.split), quality_check(data)[0]),
+        CleanAndFilter(_plain(data.cleaning), _plain(data.split), quality_check(data)),
         ParquetWriter(
             str(folder / "documents"),
             output_filename="${rank}/part.parquet",
@@ -317,7 +297,8 @@ def run_document_steps(
     else:
         workers = min(settings.workers, settings.tasks)
         LocalPipelineExecutor(pipeline, tasks=settings.tasks, workers=workers, logging_dir=str(folder)).run()
-    return read_outputs(folder, folder / "arrow"), drop_counts(folder, settings.tasks, quality_check(data)[1])
+    rules = QUALITY_RULES if data.get("quality") is not None else ()
+    return read_outputs(folder, folder / "arrow"), drop_counts(folder, settings.tasks, rules)
 
 
 def read_outputs(folder: Path, cache_dir: Path) -> datasets.Dataset:

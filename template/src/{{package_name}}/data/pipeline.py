@@ -31,17 +31,18 @@ from ..errors import DataError
 from ..utils.atomic import atomic_directory
 from ..utils.progress import progress_bar
 from .chat_pipeline import prepare_chat_data
-from .cleaning import clean_text, describe_reasons, drop_reason
-from .dedup import content_hash, first_occurrences
+from .cleaning import describe_reasons
+from .dedup import first_occurrences
 from .distributed import executor_settings, run_document_steps
+from .documents import judge, keys
 from .meta import build_meta
 from .mixture import MixtureSource, check_distinct, document_priority, mixture_sources, select_mixture
 from .neardup import describe, near_dup_settings, near_duplicates
 from .packing import choose_dtype, encode_batch, write_tokens
-from .quality import QUALITY_RULES, failed_rule, quality_settings
+from .quality import QUALITY_RULES, quality_settings
 from .report import collect_stats, write_report
 from .sources import Source, hash_files, load_documents, resolve_source
-from .splitting import SPLITS, assign_split, check_fractions
+from .splitting import SPLITS, check_fractions
 from .tokenizer import eot_id, load_tokenizer, train_tokenizer
 
 log = logging.getLogger(__name__)
@@ -182,15 +183,12 @@ def clean_batch(batch: dict[str, list], cleaning: dict, quality, split: dict) ->
     """
     rows: dict[str, list] = {"text": [], "source": batch["source"], "drop": [], "content_hash": [], "split": []}
     for raw in batch["text"]:
-        text = clean_text(raw or "")
-        reason = drop_reason(text, cleaning["min_chars"], cleaning["max_chars"]) or failed_rule(text, quality) or ""
-        kept = not reason
-        rows["text"].append(text if kept else "")
+        text, reason = judge(raw or "", cleaning, quality)
+        digest, home = keys(text, split) if not reason else ("", "")
+        rows["text"].append("" if reason else text)
         rows["drop"].append(reason)
-        rows["content_hash"].append(content_hash(text) if kept else "")
-        rows["split"].append(
-            assign_split(text, split["val_fraction"], split["test_fraction"], split["seed"]) if kept else ""
-        )
+        rows["content_hash"].append(digest)
+        rows["split"].append(home)
     return rows
 
 
